@@ -1,0 +1,3 @@
+from medisac.cli.main import run
+
+run()
