@@ -1,0 +1,105 @@
+"""Render stored indicators as STIX 2.1 indicator objects.
+
+Rendering is a pure function of the :class:`IndicatorView`: the same view
+gives the same dictionary, and with ``orjson.OPT_SORT_KEYS`` the same bytes,
+so a version served twice is byte-identical.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from medisac.model import IndicatorType, State
+from medisac.model.time import format_rfc3339
+from medisac.stix.patterns import pattern_for
+from medisac.stix.static import IDENTITY_ID
+from medisac.stix.view import IndicatorView, SourceClaim
+
+# Namespace of the uuid5 indicator ids. Changing it would re-key every
+# indicator that members already have.
+INDICATOR_NAMESPACE = uuid.UUID("a8fb11cb-f08d-47e2-acd5-e9940d1d366d")
+
+
+def stix_id_for(kind: IndicatorType, value: str) -> str:
+    """Return the STIX id an indicator is published under.
+
+    The id is a uuid5 of ``"<type>:<canonical value>"``, so it stays the same
+    across versions, stores and installations.
+    """
+    return f"indicator--{uuid.uuid5(INDICATOR_NAMESPACE, f'{kind.value}:{value}')}"
+
+
+def render_indicator(view: IndicatorView) -> dict[str, Any]:
+    """Return one version of an indicator as a JSON-ready STIX 2.1 object.
+
+    ``indicator_types`` is ``malicious-activity`` for values sources publish
+    for detection and ``anomalous-activity`` for values every source marked
+    as context only (MISP ``to_ids`` false). An analyst's revocation or false
+    positive renders as ``revoked``, which STIX makes final; a value that no
+    source reports any more (``expired``) gets ``valid_until`` instead, since
+    a source may report it again. ``x_medisac_state`` names the state. Raises
+    :class:`medisac.errors.NormalizationError` if an address value cannot be
+    rendered as a pattern.
+    """
+    body: dict[str, Any] = {
+        "type": "indicator",
+        "spec_version": "2.1",
+        "id": view.stix_id,
+        "created": format_rfc3339(view.created),
+        "modified": format_rfc3339(view.modified),
+        "created_by_ref": IDENTITY_ID,
+        "name": view.value,
+        "indicator_types": [
+            "malicious-activity" if view.to_ids else "anomalous-activity"
+        ],
+        "pattern": pattern_for(view.type, view.value, view.context),
+        "pattern_type": "stix",
+        "pattern_version": "2.1",
+        "valid_from": format_rfc3339(view.first_seen),
+        "confidence": view.confidence,
+        "object_marking_refs": [view.tlp.marking_id],
+        "x_medisac_type": view.type.value,
+        "x_medisac_state": view.state.value,
+        "x_medisac_healthcare": view.healthcare,
+        "x_medisac_to_ids": view.to_ids,
+        "x_medisac_last_seen": format_rfc3339(view.last_seen),
+    }
+    valid_until = view.valid_until
+    if view.state is State.EXPIRED:
+        # No source reports the value any more: it stops being valid now, and
+        # may become valid again in a later version, which revocation forbids.
+        valid_until = min(valid_until or view.modified, view.modified)
+    # STIX requires valid_until to be later than valid_from.
+    if valid_until is not None and valid_until > view.first_seen:
+        body["valid_until"] = format_rfc3339(valid_until)
+    if view.tags:
+        body["labels"] = sorted(set(view.tags))
+    if view.state in (State.REVOKED, State.FALSE_POSITIVE):
+        body["revoked"] = True
+    if view.sources:
+        body["external_references"] = [
+            _external_reference(claim)
+            for claim in sorted(view.sources, key=_claim_order)
+        ]
+    if view.context:
+        body["x_medisac_context"] = dict(view.context)
+    return body
+
+
+def _claim_order(claim: SourceClaim) -> tuple[str, str]:
+    return (claim.source, claim.ref or "")
+
+
+def _external_reference(claim: SourceClaim) -> dict[str, Any]:
+    # STIX needs external_id, description or url beside source_name. The
+    # description also records what this source claimed.
+    reference: dict[str, Any] = {
+        "source_name": claim.source,
+        "description": (
+            f"reported with confidence {claim.confidence} at TLP:{claim.tlp.label}"
+        ),
+    }
+    if claim.ref:
+        reference["external_id"] = claim.ref
+    return reference
