@@ -1,0 +1,184 @@
+"""The relational schema, as SQLAlchemy Core tables.
+
+Times are integer microseconds since the epoch, UTC (see :mod:`medisac.model.time`).
+TLP levels are the integers of :class:`medisac.model.TLP`. JSON columns hold
+text written by orjson. Alembic migrations under ``migrations/`` create and
+change these tables; this module is the single definition they follow.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# A BigInteger primary key that SQLite still treats as its ROWID alias.
+_BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+sources = Table(
+    "sources",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("kind", String(20), nullable=False, default="file"),
+    Column("location", Text),
+    Column("format", String(20)),
+    # Admiralty source reliability grade, A (reliable) to F (cannot be judged).
+    Column("reliability", String(1), nullable=False, default="C"),
+    Column("default_tlp", SmallInteger, nullable=False),
+    Column("default_confidence", SmallInteger, nullable=False),
+    Column("created", BigInteger, nullable=False),
+)
+
+indicators = Table(
+    "indicators",
+    metadata,
+    Column("id", _BigId, primary_key=True, autoincrement=False),
+    Column("type", String(16), nullable=False),
+    Column("value", Text, nullable=False),
+    Column("stix_id", String(64), nullable=False, unique=True),
+    Column("state", String(16), nullable=False),
+    Column("confidence", SmallInteger, nullable=False),
+    Column("tlp", SmallInteger, nullable=False),
+    Column("first_seen", BigInteger, nullable=False),
+    Column("last_seen", BigInteger, nullable=False),
+    Column("valid_until", BigInteger),
+    Column("tags", Text, nullable=False, default="[]"),
+    Column("context", Text, nullable=False, default="{}"),
+    Column("healthcare", Boolean, nullable=False, default=False),
+    # False when every source marked the value as context only (MISP to_ids).
+    Column("to_ids", Boolean, nullable=False, default=True),
+    # Analyst overrides; NULL means "derive from the sources".
+    Column("analyst_tlp", SmallInteger),
+    Column("analyst_confidence", SmallInteger),
+    Column("created", BigInteger, nullable=False),
+    Column("modified", BigInteger, nullable=False),
+    # Digest of the published STIX content apart from ``modified``; a new
+    # version is published only when it changes.
+    Column("digest", String(32), nullable=False),
+    UniqueConstraint("type", "value"),
+)
+Index("ix_indicators_value", indicators.c.value)
+
+provenance = Table(
+    "provenance",
+    metadata,
+    Column("id", _BigId, primary_key=True),
+    Column("indicator_id", BigInteger, ForeignKey("indicators.id"), nullable=False),
+    Column("source_id", Integer, ForeignKey("sources.id"), nullable=False),
+    # When the source says it saw the value (or, if it does not say, when the
+    # value first reached medisac from it).
+    Column("first_seen", BigInteger, nullable=False),
+    Column("last_seen", BigInteger, nullable=False),
+    # When medisac first read the value from this source.
+    Column("first_reported", BigInteger, nullable=False),
+    Column("confidence", SmallInteger, nullable=False),
+    Column("tlp", SmallInteger, nullable=False),
+    Column("tags", Text, nullable=False, default="[]"),
+    Column("context", Text, nullable=False, default="{}"),
+    Column("observations", Integer, nullable=False, default=1),
+    # False once the source revoked or superseded its claim.
+    Column("active", Boolean, nullable=False, default=True),
+    Column("to_ids", Boolean, nullable=False, default=True),
+    UniqueConstraint("indicator_id", "source_id"),
+)
+Index("ix_provenance_source_id", provenance.c.source_id)
+
+# A versioned object in a source (a STIX id, a MISP attribute uuid) and the
+# newest version of it medisac has applied.
+source_objects = Table(
+    "source_objects",
+    metadata,
+    Column("id", _BigId, primary_key=True),
+    Column("source_id", Integer, ForeignKey("sources.id"), nullable=False),
+    Column("ref", String(200), nullable=False),
+    Column("version", BigInteger),
+    Column("digest", String(64), nullable=False),
+    Column("revoked", Boolean, nullable=False, default=False),
+    UniqueConstraint("source_id", "ref"),
+)
+
+# Which indicators the current version of a source object claims.
+claims = Table(
+    "claims",
+    metadata,
+    Column(
+        "source_object_id",
+        BigInteger,
+        ForeignKey("source_objects.id"),
+        primary_key=True,
+    ),
+    Column("indicator_id", BigInteger, ForeignKey("indicators.id"), primary_key=True),
+)
+Index("ix_claims_indicator_id", claims.c.indicator_id)
+
+# Every published version of every STIX object, in the order it was added.
+# TAXII reads only this table: ``seq`` and ``date_added`` grow together,
+# because writers hold the publish lock while they assign both.
+stix_objects = Table(
+    "stix_objects",
+    metadata,
+    Column("seq", _BigId, primary_key=True, autoincrement=False),
+    Column("stix_id", String(120), nullable=False),
+    Column("stix_type", String(64), nullable=False),
+    Column("modified", BigInteger, nullable=False),
+    Column("date_added", BigInteger, nullable=False),
+    Column("indicator_id", BigInteger),
+    Column("is_latest", Boolean, nullable=False),
+    # Publishing state of this version: False for revoked or withdrawn objects.
+    Column("active", Boolean, nullable=False),
+    Column("healthcare", Boolean, nullable=False, default=False),
+    Column("tlp", SmallInteger, nullable=False),
+    Column("body", Text, nullable=False),
+    UniqueConstraint("stix_id", "modified"),
+)
+Index("ix_stix_objects_date_added", stix_objects.c.date_added)
+Index("ix_stix_objects_stix_id", stix_objects.c.stix_id)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False),
+    # SHA-256 of the key; the key itself is shown once and never stored.
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("scopes", String(200), nullable=False),
+    Column("created", BigInteger, nullable=False),
+    Column("revoked", Boolean, nullable=False, default=False),
+)
+
+ingest_runs = Table(
+    "ingest_runs",
+    metadata,
+    Column("id", _BigId, primary_key=True),
+    Column("source_id", Integer, ForeignKey("sources.id"), nullable=False),
+    Column("started", BigInteger, nullable=False),
+    Column("finished", BigInteger),
+    Column("outcome", String(16), nullable=False),
+    Column("inputs", Text, nullable=False),
+    Column("new", Integer, nullable=False, default=0),
+    Column("updated", Integer, nullable=False, default=0),
+    Column("unchanged", Integer, nullable=False, default=0),
+    Column("rejected", Integer, nullable=False, default=0),
+    Column("error", Text),
+)
