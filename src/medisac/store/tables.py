@@ -56,7 +56,8 @@ indicators = Table(
     Column("id", _BigId, primary_key=True, autoincrement=False),
     Column("type", String(16), nullable=False),
     Column("value", Text, nullable=False),
-    Column("stix_id", String(64), nullable=False, unique=True),
+    # Derived from (type, value), so the unique key on those covers it.
+    Column("stix_id", String(64), nullable=False),
     Column("state", String(16), nullable=False),
     Column("confidence", SmallInteger, nullable=False),
     Column("tlp", SmallInteger, nullable=False),
@@ -65,6 +66,8 @@ indicators = Table(
     Column("valid_until", BigInteger),
     Column("tags", Text, nullable=False, default="[]"),
     Column("context", Text, nullable=False, default="{}"),
+    # The published source claims: [[name, confidence, tlp, first, last, ref]].
+    Column("sources", Text, nullable=False, default="[]"),
     Column("healthcare", Boolean, nullable=False, default=False),
     # False when every source marked the value as context only (MISP to_ids).
     Column("to_ids", Boolean, nullable=False, default=True),
@@ -78,7 +81,6 @@ indicators = Table(
     Column("digest", String(32), nullable=False),
     UniqueConstraint("type", "value"),
 )
-Index("ix_indicators_value", indicators.c.value)
 
 provenance = Table(
     "provenance",
@@ -96,6 +98,8 @@ provenance = Table(
     Column("tlp", SmallInteger, nullable=False),
     Column("tags", Text, nullable=False, default="[]"),
     Column("context", Text, nullable=False, default="{}"),
+    # When the source says the value stops being valid (STIX valid_until).
+    Column("valid_until", BigInteger),
     Column("observations", Integer, nullable=False, default=1),
     # False once the source revoked or superseded its claim.
     Column("active", Boolean, nullable=False, default=True),
@@ -133,8 +137,10 @@ claims = Table(
 Index("ix_claims_indicator_id", claims.c.indicator_id)
 
 # Every published version of every STIX object, in the order it was added.
-# TAXII reads only this table: ``seq`` and ``date_added`` grow together,
-# because writers hold the publish lock while they assign both.
+# TAXII reads this table: ``seq`` and ``date_added`` grow together, because
+# writers hold the publish lock while they assign both. The latest version of
+# an indicator has no ``body``; it is rendered from its ``indicators`` row
+# (see medisac.store.views), and stored here once a newer version replaces it.
 stix_objects = Table(
     "stix_objects",
     metadata,
@@ -149,11 +155,10 @@ stix_objects = Table(
     Column("active", Boolean, nullable=False),
     Column("healthcare", Boolean, nullable=False, default=False),
     Column("tlp", SmallInteger, nullable=False),
-    Column("body", Text, nullable=False),
+    Column("body", Text),
     UniqueConstraint("stix_id", "modified"),
 )
 Index("ix_stix_objects_date_added", stix_objects.c.date_added)
-Index("ix_stix_objects_stix_id", stix_objects.c.stix_id)
 
 api_keys = Table(
     "api_keys",

@@ -2,13 +2,14 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-04 13:30:14.624075
+Create Date: 2026-12-04
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+
 
 revision = "0001"
 down_revision = None
@@ -47,6 +48,7 @@ def upgrade() -> None:
         sa.Column("valid_until", sa.BigInteger(), nullable=True),
         sa.Column("tags", sa.Text(), nullable=False),
         sa.Column("context", sa.Text(), nullable=False),
+        sa.Column("sources", sa.Text(), nullable=False),
         sa.Column("healthcare", sa.Boolean(), nullable=False),
         sa.Column("to_ids", sa.Boolean(), nullable=False),
         sa.Column("analyst_tlp", sa.SmallInteger(), nullable=True),
@@ -55,10 +57,8 @@ def upgrade() -> None:
         sa.Column("modified", sa.BigInteger(), nullable=False),
         sa.Column("digest", sa.String(length=32), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_indicators")),
-        sa.UniqueConstraint("stix_id", name=op.f("uq_indicators_stix_id")),
         sa.UniqueConstraint("type", "value", name=op.f("uq_indicators_type_value")),
     )
-    op.create_index("ix_indicators_value", "indicators", ["value"], unique=False)
     op.create_table(
         "sources",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -90,7 +90,7 @@ def upgrade() -> None:
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("healthcare", sa.Boolean(), nullable=False),
         sa.Column("tlp", sa.SmallInteger(), nullable=False),
-        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("body", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_stix_objects")),
         sa.UniqueConstraint(
             "stix_id", "modified", name=op.f("uq_stix_objects_stix_id_modified")
@@ -98,9 +98,6 @@ def upgrade() -> None:
     )
     op.create_index(
         "ix_stix_objects_date_added", "stix_objects", ["date_added"], unique=False
-    )
-    op.create_index(
-        "ix_stix_objects_stix_id", "stix_objects", ["stix_id"], unique=False
     )
     op.create_table(
         "ingest_runs",
@@ -136,6 +133,7 @@ def upgrade() -> None:
         sa.Column("tlp", sa.SmallInteger(), nullable=False),
         sa.Column("tags", sa.Text(), nullable=False),
         sa.Column("context", sa.Text(), nullable=False),
+        sa.Column("valid_until", sa.BigInteger(), nullable=True),
         sa.Column("observations", sa.Integer(), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("to_ids", sa.Boolean(), nullable=False),
@@ -205,10 +203,8 @@ def downgrade() -> None:
     op.drop_index("ix_provenance_source_id", table_name="provenance")
     op.drop_table("provenance")
     op.drop_table("ingest_runs")
-    op.drop_index("ix_stix_objects_stix_id", table_name="stix_objects")
     op.drop_index("ix_stix_objects_date_added", table_name="stix_objects")
     op.drop_table("stix_objects")
     op.drop_table("sources")
-    op.drop_index("ix_indicators_value", table_name="indicators")
     op.drop_table("indicators")
     op.drop_table("api_keys")

@@ -1,0 +1,1 @@
+"""Enrichment: what medisac adds to an indicator beyond what sources reported."""
