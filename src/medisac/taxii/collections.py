@@ -1,0 +1,125 @@
+"""TAXII collections: fixed, named filters over the published ``stix_objects`` rows.
+
+Every collection also serves the static objects (medisac's identity and the
+TLP 2.0 marking definitions), so the ``created_by_ref`` and
+``object_marking_refs`` of its indicators resolve inside it. Revoked and
+withdrawn indicators stay in a collection as their latest version, with
+``revoked: true``, so that clients learn of the removal.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import orjson
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Response
+
+from medisac.errors import TaxiiError
+from medisac.stix import STATIC_IDS
+from medisac.store.keys import KeyRow
+from medisac.store.tables import stix_objects
+from medisac.taxii.media import STIX_MEDIA_TYPE, taxii_response
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionSpec:
+    """One TAXII collection and the rows it serves.
+
+    ``stix_types`` limits the STIX object types (None: any type);
+    ``healthcare_only`` keeps only rows flagged as relevant to healthcare.
+    The static objects are served in every collection.
+    """
+
+    id: str
+    alias: str
+    title: str
+    description: str
+    stix_types: frozenset[str] | None
+    healthcare_only: bool = False
+
+    def condition(self) -> sa.ColumnElement[bool]:
+        """Return the SQL condition on ``stix_objects`` rows for this collection."""
+        so = stix_objects.c
+        parts: list[sa.ColumnElement[bool]] = []
+        if self.stix_types is not None:
+            parts.append(so.stix_type.in_(sorted(self.stix_types)))
+        if self.healthcare_only:
+            parts.append(so.healthcare.is_(True))
+        static = so.stix_id.in_(sorted(STATIC_IDS))
+        if not parts:
+            return sa.true()
+        return sa.or_(sa.and_(*parts), static)
+
+    def resource(self, key: KeyRow) -> dict[str, Any]:
+        """Return the TAXII collection resource for the holder of ``key``."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "description": self.description,
+            "alias": self.alias,
+            "can_read": key.has_scope("read"),
+            # TODO: a submissions collection that members can write to.
+            "can_write": False,
+            "media_types": [STIX_MEDIA_TYPE],
+        }
+
+
+COLLECTIONS: tuple[CollectionSpec, ...] = (
+    CollectionSpec(
+        id="c12f9c5b-aebf-420e-8d9a-c760e5a6bbe9",
+        alias="indicators",
+        title="Indicators",
+        description=(
+            "Every published indicator at the TLP levels the key may read, "
+            "including revoked ones as their final version."
+        ),
+        stix_types=frozenset({"indicator"}),
+    ),
+    CollectionSpec(
+        id="a88d4b26-7b43-460b-8902-1ff67a80d17d",
+        alias="healthcare",
+        title="Healthcare indicators",
+        description=(
+            "Indicators relevant to healthcare: tagged for the sector, or used "
+            "by actors and ransomware known to target it."
+        ),
+        stix_types=frozenset({"indicator"}),
+        healthcare_only=True,
+    ),
+)
+
+
+def find_collection(collection_id: str) -> CollectionSpec:
+    """Return the collection with this id or alias.
+
+    Raises a 404 :class:`TaxiiError` for an unknown one.
+    """
+    for collection in COLLECTIONS:
+        if collection_id in (collection.id, collection.alias):
+            return collection
+    raise TaxiiError(
+        404,
+        "Not Found",
+        f"no collection {collection_id!r}; GET the collections/ resource for the list",
+    )
+
+
+def collections_router(require_reader: Callable[..., KeyRow]) -> APIRouter:
+    """Build the router for ``api/collections/`` and ``api/collections/{id}/``."""
+    router = APIRouter()
+
+    @router.get("/api/collections/", name="taxii_collections")
+    def list_collections(key: Annotated[KeyRow, Depends(require_reader)]) -> Response:
+        body = {"collections": [c.resource(key) for c in COLLECTIONS]}
+        return taxii_response(orjson.dumps(body))
+
+    @router.get("/api/collections/{collection_id}/", name="taxii_collection")
+    def get_collection(
+        collection_id: str, key: Annotated[KeyRow, Depends(require_reader)]
+    ) -> Response:
+        return taxii_response(
+            orjson.dumps(find_collection(collection_id).resource(key))
+        )
+
+    return router

@@ -1,0 +1,194 @@
+"""The objects, object, versions and manifest endpoints of a collection.
+
+The objects envelope is assembled from the stored JSON ``body`` strings
+without parsing them, which keeps a full page-through cheap. An empty page is
+``{"more": false}``, which TAXII 2.1 allows (``objects`` is optional), and it
+carries no ``X-TAXII-Date-Added-*`` headers.
+"""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Request, Response
+from sqlalchemy.engine import Engine
+
+from medisac.errors import TaxiiError
+from medisac.model.time import format_rfc3339
+from medisac.settings import Settings
+from medisac.store.keys import KeyRow
+from medisac.store.tables import stix_objects
+from medisac.store.views import VIEW_PREFIX, indicator_view, render_body
+from medisac.taxii.collections import find_collection
+from medisac.taxii.filters import MatchFilter, parse_match
+from medisac.taxii.media import STIX_MEDIA_TYPE, taxii_response
+from medisac.taxii.paging import (
+    PageParams,
+    date_added_headers,
+    encode_next,
+    parse_page_params,
+)
+from medisac.taxii.query import Page, Scope, object_exists, read_page
+
+so = stix_objects.c
+_OBJECT_COLUMNS = (so.seq, so.date_added, so.body)
+_MANIFEST_COLUMNS = (so.seq, so.stix_id, so.date_added, so.modified)
+_VERSION_COLUMNS = (so.seq, so.date_added, so.modified)
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    """One parsed objects-style request."""
+
+    scope: Scope
+    match: MatchFilter
+    page: PageParams
+
+
+def objects_router(
+    engine: Engine, settings: Settings, require_reader: Callable[..., KeyRow]
+) -> APIRouter:
+    """Build the router for a collection's objects, versions and manifest."""
+    router = APIRouter()
+    base = "/api/collections/{collection_id}"
+
+    def parse(
+        request: Request,
+        collection_id: str,
+        key: KeyRow,
+        object_id: str | None = None,
+        allow_version: bool = True,
+    ) -> _Request:
+        scope = Scope(find_collection(collection_id), key.tlp_clearance, object_id)
+        params = request.query_params
+        return _Request(
+            scope=scope,
+            match=parse_match(params, allow_version=allow_version),
+            page=parse_page_params(
+                params, settings.taxii_default_page, settings.taxii_max_page
+            ),
+        )
+
+    def fetch(
+        parsed: _Request, columns: Sequence[Any], *, with_views: bool = False
+    ) -> Page:
+        with engine.connect() as conn:
+            page = read_page(
+                conn,
+                columns,
+                parsed.scope,
+                parsed.match,
+                parsed.page,
+                with_views=with_views,
+            )
+            if (
+                parsed.scope.object_id is not None
+                and not page.rows
+                and not object_exists(conn, parsed.scope)
+            ):
+                raise TaxiiError(
+                    404,
+                    "Not Found",
+                    f"no object {parsed.scope.object_id!r} in collection "
+                    f"{parsed.scope.collection.id} that this key may read",
+                )
+        return page
+
+    @router.get(f"{base}/objects/", name="taxii_objects")
+    def get_objects(
+        request: Request,
+        collection_id: str,
+        key: Annotated[KeyRow, Depends(require_reader)],
+    ) -> Response:
+        page = fetch(
+            parse(request, collection_id, key), _OBJECT_COLUMNS, with_views=True
+        )
+        return _objects_response(page)
+
+    @router.get(f"{base}/objects/{{object_id}}/", name="taxii_object")
+    def get_object(
+        request: Request,
+        collection_id: str,
+        object_id: str,
+        key: Annotated[KeyRow, Depends(require_reader)],
+    ) -> Response:
+        page = fetch(
+            parse(request, collection_id, key, object_id),
+            _OBJECT_COLUMNS,
+            with_views=True,
+        )
+        return _objects_response(page)
+
+    @router.get(f"{base}/objects/{{object_id}}/versions/", name="taxii_versions")
+    def get_versions(
+        request: Request,
+        collection_id: str,
+        object_id: str,
+        key: Annotated[KeyRow, Depends(require_reader)],
+    ) -> Response:
+        parsed = parse(request, collection_id, key, object_id, allow_version=False)
+        # The publisher appends each id's versions with increasing modified,
+        # so seq order is the ascending modified order TAXII expects.
+        page = fetch(parsed, _VERSION_COLUMNS)
+        versions = [format_rfc3339(row.modified) for row in page.rows]
+        return _json_page(page, "versions", versions)
+
+    @router.get(f"{base}/manifest/", name="taxii_manifest")
+    def get_manifest(
+        request: Request,
+        collection_id: str,
+        key: Annotated[KeyRow, Depends(require_reader)],
+    ) -> Response:
+        page = fetch(parse(request, collection_id, key), _MANIFEST_COLUMNS)
+        entries = [
+            {
+                "id": row.stix_id,
+                "date_added": format_rfc3339(row.date_added),
+                "version": format_rfc3339(row.modified),
+                "media_type": STIX_MEDIA_TYPE,
+            }
+            for row in page.rows
+        ]
+        return _json_page(page, "objects", entries)
+
+    return router
+
+
+def _page_headers(page: Page) -> dict[str, str]:
+    if not page.rows:
+        return {}
+    return date_added_headers(page.rows[0].date_added, page.rows[-1].date_added)
+
+
+def _envelope_head(page: Page) -> bytes:
+    if not page.more:
+        return b'{"more":false'
+    token = encode_next(page.rows[-1].seq)
+    return b'{"more":true,"next":"' + token.encode("ascii") + b'"'
+
+
+def _objects_response(page: Page) -> Response:
+    parts = [_envelope_head(page)]
+    if page.rows:
+        # The bodies are JSON objects written by orjson, so joining them
+        # inside brackets is a valid JSON array.
+        parts.append(b',"objects":[')
+        parts.append(",".join(_body(row) for row in page.rows).encode("utf-8"))
+        parts.append(b"]")
+    parts.append(b"}")
+    return taxii_response(b"".join(parts), headers=_page_headers(page))
+
+
+def _body(row: Any) -> str:
+    if row.body is not None:
+        return str(row.body)
+    return render_body(indicator_view(row, VIEW_PREFIX))
+
+
+def _json_page(page: Page, name: str, items: list[Any]) -> Response:
+    parts = [_envelope_head(page)]
+    if items:
+        parts.append(b',"' + name.encode("ascii") + b'":' + orjson.dumps(items))
+    parts.append(b"}")
+    return taxii_response(b"".join(parts), headers=_page_headers(page))
