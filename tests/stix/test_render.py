@@ -8,6 +8,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from stix2validator import ValidationOptions, validate_instance
 
 from medisac.model import TLP, IndicatorType, State
@@ -15,6 +17,7 @@ from medisac.model.time import format_rfc3339
 from medisac.model.tlp import TLP2_MARKING_IDS
 from medisac.stix import (
     IDENTITY_ID,
+    INDICATOR_NAMESPACE,
     STATIC_OBJECTS,
     IndicatorView,
     SourceClaim,
@@ -276,3 +279,9 @@ def test_identity_object() -> None:
 @pytest.mark.parametrize("obj", STATIC_OBJECTS, ids=lambda obj: obj["id"])
 def test_static_objects_validate_cleanly(obj: dict[str, Any]) -> None:
     assert validate(obj) == []
+
+
+@given(st.sampled_from(list(IndicatorType)), st.text(max_size=300))
+def test_stix_id_is_uuid5(kind: IndicatorType, value: str) -> None:
+    expected = uuid.uuid5(INDICATOR_NAMESPACE, f"{kind.value}:{value}")
+    assert stix_id_for(kind, value) == f"indicator--{expected}"

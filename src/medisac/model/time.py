@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import time
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -48,7 +49,18 @@ def format_rfc3339(moment: datetime | int, *, digits: int = 6) -> str:
     as microseconds since the epoch.
     """
     if isinstance(moment, int):
-        moment = from_us(moment)
+        return _format_micros(moment, digits)
+    return _format_datetime(moment, digits)
+
+
+@lru_cache(maxsize=4096)
+def _format_micros(micros: int, digits: int) -> str:
+    # Cached because one ingest run renders the same few instants (the run's
+    # start, a feed's stated times) for every one of its indicators.
+    return _format_datetime(from_us(micros), digits)
+
+
+def _format_datetime(moment: datetime, digits: int) -> str:
     moment = moment.astimezone(UTC)
     base = moment.strftime("%Y-%m-%dT%H:%M:%S")
     if digits == 0:

@@ -9,7 +9,6 @@ literal early.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
@@ -90,15 +89,17 @@ def pattern_for(kind: IndicatorType, value: str, context: Mapping[str, Any]) -> 
 
 
 def _address_path(value: str) -> str:
-    try:
-        network = ipaddress.ip_network(value, strict=False)
-    except ValueError as exc:
-        raise NormalizationError(
-            value,
-            f"cannot render a STIX pattern: {value!r} is not an IP address "
-            f"or network ({exc})",
-        ) from None
-    return "ipv4-addr:value" if network.version == 4 else "ipv6-addr:value"
+    # Stored values are canonical (the normaliser checked them), so the
+    # family shows in the text; parsing each address again would cost more
+    # than the rest of rendering.
+    if ":" in value:
+        return "ipv6-addr:value"
+    if "." in value and value.replace(".", "").replace("/", "").isdigit():
+        return "ipv4-addr:value"
+    raise NormalizationError(
+        value,
+        f"cannot render a STIX pattern: {value!r} is not an IP address or network",
+    )
 
 
 def _hash_pattern(hash_path: str, digest: str, context: Mapping[str, Any]) -> str:

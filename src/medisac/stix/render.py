@@ -7,10 +7,12 @@ so a version served twice is byte-identical.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
+from functools import lru_cache
 from typing import Any
 
-from medisac.model import IndicatorType, State
+from medisac.model import TLP, IndicatorType, State
 from medisac.model.time import format_rfc3339
 from medisac.stix.patterns import pattern_for
 from medisac.stix.static import IDENTITY_ID
@@ -19,15 +21,28 @@ from medisac.stix.view import IndicatorView, SourceClaim
 # Namespace of the uuid5 indicator ids. Changing it would re-key every
 # indicator that members already have.
 INDICATOR_NAMESPACE = uuid.UUID("a8fb11cb-f08d-47e2-acd5-e9940d1d366d")
+_NAMESPACE_BYTES = INDICATOR_NAMESPACE.bytes
 
 
 def stix_id_for(kind: IndicatorType, value: str) -> str:
     """Return the STIX id an indicator is published under.
 
     The id is a uuid5 of ``"<type>:<canonical value>"``, so it stays the same
-    across versions, stores and installations.
+    across versions, stores and installations. This computes exactly what
+    ``uuid.uuid5`` does, without building ``UUID`` objects, because ingest
+    calls it once per new value.
     """
-    return f"indicator--{uuid.uuid5(INDICATOR_NAMESPACE, f'{kind.value}:{value}')}"
+    digest = bytearray(
+        hashlib.sha1(  # noqa: S324 - uuid5 is defined on SHA-1
+            _NAMESPACE_BYTES + f"{kind.value}:{value}".encode()
+        ).digest()[:16]
+    )
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    text = digest.hex()
+    return (
+        f"indicator--{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+    )
 
 
 def render_indicator(view: IndicatorView) -> dict[str, Any]:
@@ -77,7 +92,9 @@ def render_indicator(view: IndicatorView) -> dict[str, Any]:
         body["labels"] = sorted(set(view.tags))
     if view.state in (State.REVOKED, State.FALSE_POSITIVE):
         body["revoked"] = True
-    if view.sources:
+    if len(view.sources) == 1:
+        body["external_references"] = [_external_reference(view.sources[0])]
+    elif view.sources:
         body["external_references"] = [
             _external_reference(claim)
             for claim in sorted(view.sources, key=_claim_order)
@@ -85,6 +102,11 @@ def render_indicator(view: IndicatorView) -> dict[str, Any]:
     if view.context:
         body["x_medisac_context"] = dict(view.context)
     return body
+
+
+@lru_cache(maxsize=1024)
+def _claim_description(confidence: int, tlp: TLP) -> str:
+    return f"reported with confidence {confidence} at TLP:{tlp.label}"
 
 
 def _claim_order(claim: SourceClaim) -> tuple[str, str]:
@@ -96,9 +118,7 @@ def _external_reference(claim: SourceClaim) -> dict[str, Any]:
     # description also records what this source claimed.
     reference: dict[str, Any] = {
         "source_name": claim.source,
-        "description": (
-            f"reported with confidence {claim.confidence} at TLP:{claim.tlp.label}"
-        ),
+        "description": _claim_description(claim.confidence, claim.tlp),
     }
     if claim.ref:
         reference["external_id"] = claim.ref
