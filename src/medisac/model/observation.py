@@ -34,6 +34,8 @@ class Observation:
     type: str | None = None
     first_seen: datetime | None = None
     last_seen: datetime | None = None
+    # When the source says the value stops being valid (STIX valid_until).
+    valid_until: datetime | None = None
     confidence: int | None = None
     tlp: TLP | None = None
     tags: tuple[str, ...] = ()

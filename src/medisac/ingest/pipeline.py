@@ -1,0 +1,234 @@
+"""The ingest loop: read, parse, normalise, merge, for any input format.
+
+The loop knows nothing of where inputs come from or how the caller shows
+progress: the command line, the feed scheduler and a queue worker all call
+:func:`ingest` with paths and a source.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from medisac.errors import IngestError, NormalizationError
+from medisac.ingest.detect import PARSERS, ParseOptions, detect_format
+from medisac.ingest.document import Document
+from medisac.ingest.reader import expand
+from medisac.ingest.summary import FailedInput, IngestSummary
+from medisac.model import (
+    TLP,
+    Observation,
+    ParseItem,
+    ParseWarning,
+    Rejection,
+    Skipped,
+)
+from medisac.model.time import now_us, to_us
+from medisac.normalize import normalize
+from medisac.store.merge import Candidate, Merger, ensure_source
+from medisac.store.tables import ingest_runs
+
+log = logging.getLogger(__name__)
+
+# Candidates merged per transaction: large enough to amortise the queries,
+# small enough to keep memory flat on a million-line feed.
+BATCH_SIZE = 50_000
+
+# Called after each input with (origin, observations read so far).
+ProgressHook = Callable[[str, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class IngestRequest:
+    """What to ingest and how to attribute it.
+
+    ``tlp`` and ``confidence`` apply where an observation states none; ``None``
+    falls back to the source's stored defaults.
+    """
+
+    inputs: tuple[str | Path, ...]
+    source: str
+    format: str | None = None
+    tlp: TLP | None = None
+    confidence: int | None = None
+    max_input_bytes: int = 256 * 1024 * 1024
+
+
+def ingest(
+    engine: Engine,
+    request: IngestRequest,
+    *,
+    progress: ProgressHook | None = None,
+) -> IngestSummary:
+    """Ingest every input of ``request`` into the store behind ``engine``.
+
+    Bad records and unreadable inputs are counted in the returned summary,
+    never raised, so one bad input costs only itself.
+    """
+    summary = IngestSummary()
+    with engine.begin() as conn:
+        source = ensure_source(
+            conn,
+            request.source,
+            default_tlp=request.tlp if request.tlp is not None else TLP.GREEN,
+            default_confidence=request.confidence
+            if request.confidence is not None
+            else 50,
+        )
+    merger = Merger(engine, source, tlp=request.tlp, confidence=request.confidence)
+    started = now_us()
+    log.info("ingest started: source %s, %d input(s)", source.name, len(request.inputs))
+    batch: list[Candidate] = []
+    try:
+        for doc in _documents(request, summary):
+            summary.inputs += 1
+            _ingest_document(doc, request, summary, merger, batch)
+            if progress is not None:
+                progress(doc.origin, summary.observations)
+        _flush(merger, batch, summary)
+    finally:
+        _record_run(engine, source.id, started, request, summary)
+    log.info(
+        "ingest finished: source %s, %d new, %d updated, %d unchanged, "
+        "%d rejected, %d input(s) failed",
+        source.name,
+        summary.merge.new,
+        summary.merge.updated,
+        summary.merge.unchanged,
+        summary.rejected,
+        len(summary.failed),
+    )
+    return summary
+
+
+def _documents(request: IngestRequest, summary: IngestSummary) -> Iterator[Document]:
+    """Expand each input on its own, so a missing path fails only itself."""
+    for item in request.inputs:
+        try:
+            yield from expand([item], request.max_input_bytes)
+        except IngestError as exc:
+            summary.inputs += 1
+            summary.failed.append(_failure(exc))
+            log.error("cannot read %s: %s", exc.origin, exc.reason)
+
+
+def _ingest_document(
+    doc: Document,
+    request: IngestRequest,
+    summary: IngestSummary,
+    merger: Merger,
+    batch: list[Candidate],
+) -> None:
+    before = summary.merge.new + summary.merge.updated + summary.merge.unchanged
+    try:
+        fmt = request.format or detect_format(doc)
+        summary.formats[fmt] += 1
+        items = PARSERS[fmt](doc, ParseOptions())
+        for candidate in _candidates(doc.origin, items, summary):
+            batch.append(candidate)
+            if len(batch) >= BATCH_SIZE:
+                _flush(merger, batch, summary)
+    except IngestError as exc:
+        _flush(merger, batch, summary)
+        after = summary.merge.new + summary.merge.updated + summary.merge.unchanged
+        summary.failed.append(_failure(exc, after - before))
+        log.error("cannot read %s: %s", exc.origin, exc)
+
+
+def _candidates(
+    origin: str, items: Iterable[ParseItem], summary: IngestSummary
+) -> Iterator[Candidate]:
+    for item in items:
+        if isinstance(item, Observation):
+            summary.observations += 1
+            yield from _normalised(origin, item, summary)
+        elif isinstance(item, Rejection):
+            summary.reject(origin, item.location, item.reason)
+        elif isinstance(item, Skipped):
+            summary.skipped[item.kind] += 1
+        elif isinstance(item, ParseWarning):
+            summary.warnings.append(f"{origin}, {item.location}: {item.message}")
+
+
+def _normalised(
+    origin: str, obs: Observation, summary: IngestSummary
+) -> Iterator[Candidate]:
+    try:
+        values = normalize(obs.value, obs.type)
+    except NormalizationError as exc:
+        summary.reject(origin, obs.location, f"{exc.reason}: {_shorten(obs.value)}")
+        return
+    first_seen = to_us(obs.first_seen) if obs.first_seen else None
+    last_seen = to_us(obs.last_seen) if obs.last_seen else None
+    version = to_us(obs.version) if obs.version else None
+    valid_until = to_us(obs.valid_until) if obs.valid_until else None
+    for value in values:
+        summary.values += 1
+        context = {**obs.context, **value.context} if value.context else obs.context
+        yield Candidate(
+            type=value.type,
+            value=value.value,
+            location=f"{origin}, {obs.location}",
+            first_seen=first_seen,
+            last_seen=last_seen,
+            valid_until=valid_until,
+            confidence=obs.confidence,
+            tlp=obs.tlp,
+            tags=frozenset(obs.tags),
+            context=dict(context),
+            ref=obs.ref,
+            version=version,
+            revoked=obs.revoked,
+            to_ids=obs.to_ids,
+        )
+
+
+def _flush(merger: Merger, batch: list[Candidate], summary: IngestSummary) -> None:
+    if batch:
+        summary.merge.add(merger.merge(batch))
+        batch.clear()
+
+
+def _failure(exc: IngestError, stored: int = 0) -> FailedInput:
+    return FailedInput(exc.origin, str(exc), stored)
+
+
+def _shorten(value: str, limit: int = 120) -> str:
+    """Quote a rejected value for a message without flooding the terminal."""
+    text = value if len(value) <= limit else value[:limit] + "…"
+    return repr(text)
+
+
+def _record_run(
+    engine: Engine,
+    source_id: int,
+    started: int,
+    request: IngestRequest,
+    summary: IngestSummary,
+) -> None:
+    if summary.nothing_read:
+        outcome = "failed"
+    elif summary.complete:
+        outcome = "ok"
+    else:
+        outcome = "partial"
+    error = "; ".join(f.reason for f in summary.failed[:5]) or None
+    with engine.begin() as conn:
+        conn.execute(
+            ingest_runs.insert().values(
+                source_id=source_id,
+                started=started,
+                finished=now_us(),
+                outcome=outcome,
+                inputs="\n".join(str(item) for item in request.inputs),
+                new=summary.merge.new,
+                updated=summary.merge.updated,
+                unchanged=summary.merge.unchanged,
+                rejected=summary.rejected,
+                error=error,
+            )
+        )
