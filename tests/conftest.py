@@ -79,9 +79,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def store(db_url: str) -> Iterator[Store]:
     """A store created as `medisac init` creates it, with a known operator key."""
-    from medisac.store.keys import create_key
-
     from medisac.store.engine import begin_write, create_engine
+    from medisac.store.keys import create_key
     from medisac.store.migrate import upgrade
     from medisac.store.publish import publish_static
 

@@ -93,7 +93,8 @@ class Settings:
         """Raise :class:`ConfigError` if any value is out of range."""
         if self.max_input_bytes < 1024:
             raise ConfigError(
-                f"MEDISAC_MAX_INPUT_BYTES must be at least 1024, not {self.max_input_bytes}"
+                "MEDISAC_MAX_INPUT_BYTES must be at least 1024, "
+                f"not {self.max_input_bytes}"
             )
         if not 0 < self.port < 65536:
             raise ConfigError(f"MEDISAC_PORT must be 1-65535, not {self.port}")

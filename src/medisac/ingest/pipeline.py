@@ -1,6 +1,6 @@
 """The ingest loop: read, parse, normalise, merge, for any input format.
 
-The loop knows nothing of where inputs come from or how the caller shows
+The loop does not depend on where inputs come from or how the caller shows
 progress: the command line, the feed scheduler and a queue worker all call
 :func:`ingest` with paths and a source.
 """
@@ -44,7 +44,7 @@ ProgressHook = Callable[[str, int], None]
 
 @dataclass(frozen=True, slots=True)
 class IngestRequest:
-    """What to ingest and how to attribute it.
+    """The inputs of one ingest run and the source to attribute them to.
 
     ``tlp`` and ``confidence`` apply where an observation states none; ``None``
     falls back to the source's stored defaults.

@@ -90,7 +90,7 @@ class SourceInfo:
 
 @dataclass(slots=True)
 class MergeCounts:
-    """What one or more batches did to the store."""
+    """Counts of what one or more batches changed in the store."""
 
     new: int = 0
     updated: int = 0
@@ -428,7 +428,7 @@ class _BatchWriter:
         A claim from an earlier run is replaced, so re-reading an unchanged
         input changes nothing; within one run, observations add up. Seen times
         the source states win; where it states none, the time the value first
-        reached medisac from this source stands.
+        reached medisac from this source remains.
         """
         if old is not None and indicator_id in self.m.claimed_this_run:
             claim = _Claim(
@@ -845,7 +845,7 @@ def stale_digests(conn: Connection) -> list[int]:
 def _first_view(
     stix_id: str, kind: IndicatorType, value: str, claim: _Claim, merger: Merger
 ) -> IndicatorView:
-    """The view of a new indicator whose only provenance is ``claim``.
+    """Build the view of a new indicator whose only provenance is ``claim``.
 
     It equals what :func:`_aggregate` computes from the stored rows (a test
     checks this), without reading them back.

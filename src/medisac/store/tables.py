@@ -88,8 +88,8 @@ provenance = Table(
     Column("id", _BigId, primary_key=True),
     Column("indicator_id", BigInteger, ForeignKey("indicators.id"), nullable=False),
     Column("source_id", Integer, ForeignKey("sources.id"), nullable=False),
-    # When the source says it saw the value (or, if it does not say, when the
-    # value first reached medisac from it).
+    # When the source saw the value, or, where it gives no time, when the
+    # value first reached medisac from it.
     Column("first_seen", BigInteger, nullable=False),
     Column("last_seen", BigInteger, nullable=False),
     # When medisac first read the value from this source.

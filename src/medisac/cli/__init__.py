@@ -1,0 +1,1 @@
+"""The ``medisac`` command line: one module per command group."""

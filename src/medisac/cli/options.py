@@ -1,0 +1,37 @@
+"""Options shared by several commands, and the settings they build."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from sqlalchemy.engine import Engine
+
+from medisac.errors import StoreError
+from medisac.settings import Settings
+from medisac.store.engine import create_engine
+from medisac.store.migrate import is_current
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="Database URL (sqlite:///file or postgresql://…); "
+        "default MEDISAC_DB, else medisac.db in the working directory.",
+        show_default=False,
+    ),
+]
+
+
+def open_store(settings: Settings) -> Engine:
+    """Open the store and check that ``medisac init`` has created it.
+
+    Raises :class:`StoreError` that tells the user to run ``medisac init``.
+    """
+    engine = create_engine(settings.db)
+    if not is_current(engine):
+        raise StoreError(
+            f"the store at {engine.url.render_as_string()} is missing or older "
+            "than this medisac; run `medisac init` first"
+        )
+    return engine

@@ -1,0 +1,150 @@
+"""The command line as scripts and cron jobs use it: output and exit codes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Store
+from tests.helpers import records
+
+
+def medisac(
+    *args: str, db: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the real ``medisac`` command in a child process."""
+    full_env = {**os.environ, "MEDISAC_DB": db, "COLUMNS": "200", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "medisac", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_init_prints_key_once(db_url: str) -> None:
+    first = medisac("init", db=db_url)
+    assert first.returncode == 0, first.stderr
+    key = first.stdout.strip().splitlines()[-1]
+    assert len(key) >= 32
+    second = medisac("init", db=db_url)
+    assert second.returncode == 0, second.stderr
+    assert key not in second.stdout
+    assert "already current" in second.stdout
+
+
+def test_init_takes_key_from_env(db_url: str) -> None:
+    result = medisac("init", db=db_url, env={"MEDISAC_OPERATOR_KEY": "k" * 40})
+    assert result.returncode == 0, result.stderr
+    assert "k" * 40 not in result.stdout
+
+
+def test_ingest_before_init(tmp_path: Path) -> None:
+    path = tmp_path / "x.txt"
+    path.write_text("198.51.100.1\n")
+    result = medisac("ingest", str(path), db=f"sqlite:///{tmp_path / 'none.db'}")
+    assert result.returncode == 1
+    assert "medisac init" in result.stderr
+
+
+def test_exit_zero_when_all_stored(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "ok.txt"
+    path.write_text("198.51.100.1\nbad-host.example.org\n")
+    result = medisac("ingest", str(path), "--source", "ok", db=store.url)
+    assert result.returncode == 0, result.stderr
+    assert "new records" in result.stderr
+
+
+def test_exit_one_on_rejected_record(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "mixed.txt"
+    path.write_text("198.51.100.2\n.leading-dot.example.org\n")
+    result = medisac("ingest", str(path), "--source", "mixed", db=store.url)
+    assert result.returncode == 1
+    assert "mixed.txt, line 2" in result.stderr
+    assert ("ipv4", "198.51.100.2") in records(store.engine)
+    ok = medisac("ingest", str(path), "--source", "mixed", "--rejects-ok", db=store.url)
+    assert ok.returncode == 0, ok.stderr
+
+
+def test_exit_two_on_usage_error(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "x.txt"
+    path.write_text("198.51.100.3\n")
+    result = medisac("ingest", str(path), "--format", "nonsense", db=store.url)
+    assert result.returncode == 2
+    assert "nonsense" in result.stderr
+    result = medisac("ingest", str(path), "--tlp", "purple", db=store.url)
+    assert result.returncode == 2
+
+
+def test_missing_file(store: Store, tmp_path: Path) -> None:
+    result = medisac("ingest", str(tmp_path / "absent.txt"), db=store.url)
+    assert result.returncode == 1
+    assert "absent.txt" in result.stderr
+
+
+def test_search_any_spelling(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "idn.txt"
+    path.write_text("klinik-münchen.example.com\n2001:db8::1\n", encoding="utf-8")
+    assert medisac("ingest", str(path), "--source", "idn", db=store.url).returncode == 0
+    for spelling in (
+        "KLINIK-MÜNCHEN.EXAMPLE.COM",
+        "xn--klinik-mnchen-3ob.example.com",
+        "klinik-münchen[.]example[.]com",
+        "2001:0db8::0001",
+    ):
+        result = medisac("search", spelling, db=store.url)
+        assert result.returncode == 0, (spelling, result.stderr)
+        assert "idn" in result.stdout
+    result = medisac("search", "absent.example.org", db=store.url)
+    assert result.returncode == 1
+
+
+def test_stats(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "s.txt"
+    path.write_text("198.51.100.4\n198.51.100.5\nstats.example.org\n")
+    medisac("ingest", str(path), db=store.url)
+    result = medisac("stats", db=store.url)
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines() if "ipv4" in line]
+    assert lines and "2" in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        (
+            "truncated.json",
+            b'{"type": "bundle", "id": "bundle--1", "objects": [{"type": "ind',
+            "line 1",
+        ),
+        (
+            "trailing.json",
+            b'{"Event": {"info": "x", "Attribute": '
+            b'[{"type": "domain", "value": "a.example.org"},]}}',
+            "line 1",
+        ),
+        ("binary.bin", bytes(range(256)) * 64, "binary"),
+        ("empty.txt", b"", "empty"),
+    ],
+)
+def test_bad_input_keeps_store(
+    store: Store, tmp_path: Path, name: str, content: bytes, expected: str
+) -> None:
+    seed = tmp_path / "seed.txt"
+    seed.write_text("198.51.100.50\n")
+    assert medisac("ingest", str(seed), db=store.url).returncode == 0
+    before = records(store.engine)
+    path = tmp_path / name
+    path.write_bytes(content)
+    result = medisac("ingest", str(path), db=store.url)
+    assert result.returncode == 1
+    assert name in result.stderr
+    assert expected in result.stderr.lower()
+    assert records(store.engine) == before
