@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 from medisac import __version__
+from medisac.cli import export as export_cmd
 from medisac.cli import ingest as ingest_cmd
 from medisac.cli import serve as serve_cmd
 from medisac.cli import store as store_cmd
@@ -62,6 +63,7 @@ def main(
 store_cmd.register(app)
 ingest_cmd.register(app)
 serve_cmd.register(app)
+export_cmd.register(app)
 
 
 def run() -> None:

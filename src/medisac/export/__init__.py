@@ -1,0 +1,1 @@
+"""Exports of the indicator set in the formats defenders' tools read."""

@@ -1,0 +1,70 @@
+"""Which indicators an export contains: the filters every format shares."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from medisac.model import TLP, IndicatorType, State
+from medisac.store.tables import indicators, stix_objects
+from medisac.store.views import VIEW_COLUMNS
+
+# Rows fetched per round trip while streaming an export.
+_FETCH = 5_000
+
+
+@dataclass(frozen=True, slots=True)
+class ExportFilter:
+    """The indicators to export: active ones, narrowed by these conditions.
+
+    ``tlp`` is the most restrictive level included; ``since`` keeps records
+    whose published version is newer (microseconds since the epoch).
+    """
+
+    types: frozenset[IndicatorType] = frozenset()
+    min_confidence: int = 0
+    tlp: TLP = TLP.AMBER_STRICT
+    since: int | None = None
+    blocking_only: bool = False
+
+    def conditions(self) -> list[sa.ColumnElement[bool]]:
+        """Return SQL conditions on ``indicators`` for this filter."""
+        ic = indicators.c
+        found = [
+            ic.state == State.ACTIVE.value,
+            ic.confidence >= self.min_confidence,
+            ic.tlp <= int(self.tlp),
+        ]
+        if self.types:
+            found.append(ic.type.in_(sorted(t.value for t in self.types)))
+        if self.since is not None:
+            found.append(ic.modified > self.since)
+        if self.blocking_only:
+            found.append(ic.to_ids.is_(True))
+        return found
+
+
+def selected_rows(conn: Connection, selection: ExportFilter) -> Iterator[Any]:
+    """Yield the latest published row of each selected indicator, by id.
+
+    Each row carries the indicator's view columns (``VIEW_COLUMNS``) and the
+    stored ``body`` when the latest version has one.
+    """
+    so, ic = stix_objects.c, indicators.c
+    statement = (
+        sa.select(ic.id, so.body, *VIEW_COLUMNS)
+        .select_from(
+            indicators.join(
+                stix_objects,
+                sa.and_(so.indicator_id == ic.id, so.is_latest.is_(True)),
+            )
+        )
+        .where(*selection.conditions())
+        .order_by(ic.id)
+        .execution_options(yield_per=_FETCH)
+    )
+    yield from conn.execute(statement)
