@@ -71,7 +71,6 @@ def test_url_without_scheme_gets_http_when_it_has_a_path() -> None:
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        ("example.com", "no scheme (such as http://) and no path"),
         ("mailto:a@example.com/", "scheme without '//'"),
         ("user@example.com/x", "user information in a URL without a scheme"),
         ("http:///path", "URL has no host"),
@@ -127,3 +126,24 @@ def test_url_host_single_label_rejected() -> None:
     with pytest.raises(NormalizationError) as caught:
         url_host("http://localhost/x")
     assert "single-label" in caught.value.reason
+
+
+@pytest.mark.parametrize(
+    ("raw", "kind", "value"),
+    [
+        ("msstorageboxes[.]com", IndicatorType.DOMAIN, "msstorageboxes.com"),
+        ("198.51.100.1", IndicatorType.IPV4, "198.51.100.1"),
+        ("2001:DB8::1", IndicatorType.IPV6, "2001:db8::1"),
+        ("host.example.com:8080", IndicatorType.DOMAIN, "host.example.com"),
+    ],
+)
+def test_declared_url_bare_host(raw: str, kind: IndicatorType, value: str) -> None:
+    result = only(raw, "url")
+    assert result.type is kind
+    assert result.value == value
+
+
+def test_declared_url_with_path_stays_url() -> None:
+    result = only("example.com/x", "url")
+    assert result.type is IndicatorType.URL
+    assert result.value == "http://example.com/x"

@@ -51,6 +51,33 @@ _DOMAIN = _single(normalize_domain)
 _URL = _single(normalize_url)
 _EMAIL = _single(normalize_email)
 
+
+_HOST_SHAPES = frozenset(
+    {
+        Shape.DOMAIN,
+        Shape.DOMAIN_PORT,
+        Shape.IPV4,
+        Shape.IPV4_PORT,
+        Shape.IPV6,
+        Shape.IPV6_PORT,
+    }
+)
+
+
+def _declared_url(text: str) -> list[Value]:
+    """Normalise a value a source typed as a URL.
+
+    Feeds often type a bare host name or address as a URL (Sophos's CSV lists
+    do). Such a value has neither a scheme nor a path, so it is the host
+    itself, and it is stored as that host rather than rejected.
+    """
+    if "/" not in text:
+        shape = classify(text)
+        if shape in _HOST_SHAPES:
+            return _BY_SHAPE[shape](text)
+    return _URL(text)
+
+
 # Normalisers that take the cleaned (refanged, unwrapped) text.
 _DECLARED_CLEAN: dict[str, Normalizer] = {
     "ipv4": _IPV4,
@@ -64,8 +91,8 @@ _DECLARED_CLEAN: dict[str, Normalizer] = {
     "domain": _DOMAIN,
     "domain-name": _DOMAIN,
     "hostname": _DOMAIN,
-    "url": _URL,
-    "uri": _URL,
+    "url": _declared_url,
+    "uri": _declared_url,
     "email": _EMAIL,
     "email-addr": _EMAIL,
     "email-src": _EMAIL,
