@@ -20,7 +20,7 @@ from medisac.settings import Settings
 
 console = Console(stderr=True)
 
-# Rejections printed in the summary; the rest are counted.
+# Rejections and warnings printed in the summary; the rest are counted.
 SHOWN_REJECTIONS = 50
 
 
@@ -169,22 +169,24 @@ def _print_summary(summary: IngestSummary) -> None:
     console.print(table)
     for failure in summary.failed:
         extra = ""
-        if failure.stored_before_failure:
-            stored = failure.stored_before_failure
-            extra = f" ({stored:,} values read before the failure were stored)"
-        console.print(f"failed input: {failure.reason}{extra}", markup=False)
+        if failure.values_before_failure:
+            kept = failure.values_before_failure
+            extra = f" ({kept:,} values read before the failure are stored)"
+        typer.echo(f"failed input: {failure.reason}{extra}", err=True)
     for rejection in summary.rejections[:SHOWN_REJECTIONS]:
-        console.print(
+        typer.echo(
             f"rejected: {rejection.origin}, {rejection.location}: {rejection.reason}",
-            markup=False,
+            err=True,
         )
     if summary.rejected > SHOWN_REJECTIONS:
-        console.print(
-            f"… and {summary.rejected - SHOWN_REJECTIONS:,} more rejected records",
-            markup=False,
-        )
-    for warning in summary.warnings + merge.warnings:
-        console.print(f"warning: {warning}", markup=False)
+        more = summary.rejected - SHOWN_REJECTIONS
+        typer.echo(f"… and {more:,} more rejected records", err=True)
+    warnings = summary.warnings + merge.warnings
+    for warning in warnings[:SHOWN_REJECTIONS]:
+        typer.echo(f"warning: {warning}", err=True)
+    if len(warnings) > SHOWN_REJECTIONS:
+        more = len(warnings) - SHOWN_REJECTIONS
+        typer.echo(f"… and {more:,} more warnings", err=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -123,7 +123,7 @@ def _ingest_document(
     merger: Merger,
     batch: list[Candidate],
 ) -> None:
-    before = summary.merge.new + summary.merge.updated + summary.merge.unchanged
+    values_before = summary.values
     try:
         fmt = request.format or detect_format(doc)
         summary.formats[fmt] += 1
@@ -133,9 +133,8 @@ def _ingest_document(
             if len(batch) >= BATCH_SIZE:
                 _flush(merger, batch, summary)
     except IngestError as exc:
-        _flush(merger, batch, summary)
-        after = summary.merge.new + summary.merge.updated + summary.merge.unchanged
-        summary.failed.append(_failure(exc, after - before))
+        read = summary.values - values_before
+        summary.failed.append(FailedInput(exc.origin, str(exc), read))
         log.error("cannot read %s: %s", exc.origin, exc)
 
 
@@ -193,8 +192,8 @@ def _flush(merger: Merger, batch: list[Candidate], summary: IngestSummary) -> No
         batch.clear()
 
 
-def _failure(exc: IngestError, stored: int = 0) -> FailedInput:
-    return FailedInput(exc.origin, str(exc), stored)
+def _failure(exc: IngestError) -> FailedInput:
+    return FailedInput(exc.origin, str(exc))
 
 
 def _shorten(value: str, limit: int = 120) -> str:

@@ -27,7 +27,8 @@ class FailedInput:
 
     origin: str
     reason: str
-    stored_before_failure: int = 0
+    # Values this input gave before it failed; they are merged like any other.
+    values_before_failure: int = 0
 
 
 @dataclass(slots=True)
