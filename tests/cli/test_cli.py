@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -148,3 +149,49 @@ def test_bad_input_keeps_store(
     assert name in result.stderr
     assert expected in result.stderr.lower()
     assert records(store.engine) == before
+
+
+def test_fifty_megabyte_line(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "huge.txt"
+    with path.open("w") as handle:
+        handle.write("198.51.100.60\n")
+        handle.write("a" * (50 * 1024 * 1024))
+        handle.write("\nafter-huge.example.org\n")
+    result = medisac("ingest", str(path), db=store.url)
+    assert result.returncode == 1
+    assert "huge.txt, line 2" in result.stderr
+    stored = records(store.engine)
+    assert ("ipv4", "198.51.100.60") in stored
+    assert ("domain", "after-huge.example.org") in stored
+
+
+def test_unknown_stix_types_skipped(store: Store, tmp_path: Path) -> None:
+    bundle = {
+        "type": "bundle",
+        "id": "bundle--0f3c1c57-1d2e-4c1b-9a6e-3f2b1c0d9e8f",
+        "objects": [
+            {
+                "type": "x-vendor-thing",
+                "id": "x-vendor-thing--1",
+                "spec_version": "2.1",
+            },
+            {"type": "weird-object", "id": "weird-object--2"},
+            {
+                "type": "indicator",
+                "spec_version": "2.1",
+                "id": "indicator--7d0e8f36-5b1e-4c1f-8d52-3c1f7b1d8e11",
+                "created": "2024-05-01T00:00:00.000Z",
+                "modified": "2024-05-01T00:00:00.000Z",
+                "pattern": "[domain-name:value = 'kept.example.org']",
+                "pattern_type": "stix",
+                "valid_from": "2024-05-01T00:00:00.000Z",
+            },
+        ],
+    }
+    path = tmp_path / "unknown.json"
+    path.write_text(json.dumps(bundle))
+    result = medisac("ingest", str(path), db=store.url)
+    assert result.returncode == 0, result.stderr
+    assert "x-vendor-thing" in result.stderr
+    assert "weird-object" in result.stderr
+    assert ("domain", "kept.example.org") in records(store.engine)
