@@ -173,10 +173,12 @@ def _expand_zip(path: Path, max_bytes: int) -> Iterator[Document]:
         yield Document(origin, partial(_open_zip_member, path, info, origin), max_bytes)
 
 
-class _ZipMemberStream:
-    """A zip member's stream that also closes the archive it came from."""
+class _MemberStream:
+    """An archive member's stream that also closes the archive it came from."""
 
-    def __init__(self, archive: zipfile.ZipFile, stream: IO[bytes]) -> None:
+    def __init__(
+        self, archive: zipfile.ZipFile | tarfile.TarFile, stream: IO[bytes]
+    ) -> None:
         self._archive = archive
         self._stream = stream
 
@@ -199,7 +201,7 @@ def _open_zip_member(path: Path, info: zipfile.ZipInfo, origin: str) -> IO[bytes
     except (zipfile.BadZipFile, NotImplementedError, RuntimeError) as exc:
         archive.close()
         raise IngestError(origin, f"cannot read zip member: {exc}") from exc
-    return cast(IO[bytes], _ZipMemberStream(archive, stream))
+    return cast(IO[bytes], _MemberStream(archive, stream))
 
 
 # -- tar ------------------------------------------------------------------------
@@ -226,7 +228,7 @@ class _TarArchive:
         if self.tar is None:
             own = self.open_archive(origin)
             stream = self._extract(own, info, origin)
-            return cast(IO[bytes], _TarMemberStream(own, stream))
+            return cast(IO[bytes], _MemberStream(own, stream))
         if info.size > _CACHED_MEMBER_BYTES:
             return self._extract(self.tar, info, origin)
         if self._cached_offset != info.offset_data:
@@ -254,23 +256,6 @@ class _TarArchive:
         if stream is None:
             raise IngestError(origin, "tar member is not a regular file")
         return stream
-
-
-class _TarMemberStream:
-    """A tar member's stream that also closes the archive it came from."""
-
-    def __init__(self, tar: tarfile.TarFile, stream: IO[bytes]) -> None:
-        self._tar = tar
-        self._stream = stream
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
-
-    def close(self) -> None:
-        try:
-            self._stream.close()
-        finally:
-            self._tar.close()
 
 
 def _expand_tar(path: Path, max_bytes: int) -> Iterator[Document]:
