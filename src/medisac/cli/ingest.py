@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy.engine import Engine
 
 from medisac.cli.options import DbOption, open_store
 from medisac.ingest.detect import PARSERS
@@ -126,7 +127,7 @@ def _tune_gc() -> None:
     gc.set_threshold(200_000, 20, 20)
 
 
-def _with_progress(engine: object, request: IngestRequest) -> IngestSummary:
+def _with_progress(engine: Engine, request: IngestRequest) -> IngestSummary:
     columns = (
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -140,7 +141,7 @@ def _with_progress(engine: object, request: IngestRequest) -> IngestSummary:
         def advance(origin: str, observations: int) -> None:
             progress.update(task, advance=1, observations=observations)
 
-        return ingest(engine, request, progress=advance)  # type: ignore[arg-type]
+        return ingest(engine, request, progress=advance)
 
 
 def _print_summary(summary: IngestSummary) -> None:

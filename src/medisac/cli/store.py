@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import orjson
 import sqlalchemy as sa
@@ -154,7 +155,7 @@ def _provenance(
 
 def _as_dict(
     row: sa.Row[tuple[object, ...]], prov: list[sa.Row[tuple[object, ...]]]
-) -> dict[str, object]:
+) -> dict[str, Any]:
     m = row._mapping
     return {
         "type": m["type"],
@@ -203,7 +204,9 @@ def _print_record(
         "healthcare",
     ):
         summary.add_row(name, str(record[name]))
-    summary.add_row("tags", ", ".join(record["tags"]) or "-")  # type: ignore[arg-type]
+    summary.add_row("tags", ", ".join(record["tags"]) or "-")
+    for name, value in sorted(record["context"].items()):
+        summary.add_row(name, orjson.dumps(value).decode())
     console.print(summary)
     table = Table(title="Sources")
     for column in (
@@ -216,7 +219,7 @@ def _print_record(
         "active",
     ):
         table.add_column(column)
-    for p in record["sources"]:  # type: ignore[attr-defined]
+    for p in record["sources"]:
         table.add_row(
             p["source"],
             p["first_seen"],
