@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from stix2validator import ValidationOptions, validate_instance
@@ -16,6 +17,8 @@ from medisac.model import TLP, IndicatorType
 from medisac.settings import Settings
 from medisac.stix import stix_id_for
 from medisac.store.merge import Candidate, Merger, ensure_source
+from medisac.store.tables import indicators
+from medisac.store.views import indicator_view, render_body
 from medisac.taxii import TAXII_MOUNT_PATH, create_taxii_app
 from tests.conftest import Store
 from tests.taxii.support import auth, collection_path
@@ -128,3 +131,30 @@ def test_one_batch_pages_exactly_by_header(
         for i in range(20)
     }
     assert names <= set(received)
+
+
+def test_rendered_version_keeps_its_bytes(
+    store: Store, store_client: TestClient
+) -> None:
+    objects = collection_path(rest="objects/")
+    values = ["rendered-host.example.org", "203.0.113.119"]
+    merge_values(store, values, "render-a", 40)
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.select(indicators).order_by(indicators.c.id)).all()
+    rendered = [render_body(indicator_view(row)).encode() for row in rows]
+    assert len(rendered) == 2
+
+    # The latest versions have no stored body and are rendered when read.
+    first = get(store_client, store.operator_key, objects).content
+    for body in rendered:
+        assert body in first
+
+    # A second source publishes new versions, and the first ones are stored.
+    merge_values(store, values, "render-b", 80)
+    latest = get(store_client, store.operator_key, objects).content
+    every = get(
+        store_client, store.operator_key, objects, **{"match[version]": "all"}
+    ).content
+    for body in rendered:
+        assert body not in latest
+        assert body in every

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import re
 from typing import Any
 
@@ -273,6 +274,25 @@ def test_hidden_object_is_404(client: TestClient, keys: Keys, mixed: Seeder) -> 
     assert client.get(path, headers=auth(keys.admin)).status_code == 200
     manifest = get(client, keys.amber, MANIFEST, limit=50).json()["objects"]
     assert red.stix_id not in {entry["id"] for entry in manifest}
+
+
+def test_objects_request_restores_collector(
+    client: TestClient, keys: Keys, mixed: Seeder
+) -> None:
+    # The objects endpoints switch the garbage collector off while they build
+    # a page. It must come back on after a page and after a 404.
+    red = collection_path(rest=f"objects/{mixed.rows[10].stix_id}/")
+    assert gc.isenabled()
+    get(client, keys.admin, limit=3)
+    assert gc.isenabled()
+    assert client.get(red, headers=auth(keys.amber)).status_code == 404
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        get(client, keys.admin, limit=3)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_revoked_latest_version_is_served(
