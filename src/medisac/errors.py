@@ -9,7 +9,8 @@ Every error medisac raises on purpose derives from :class:`MedisacError`::
     │   ├── InputTooLarge      decompressed input passed the configured cap
     │   └── UnknownFormat      no parser recognises the content
     ├── NormalizationError     one value cannot be made a valid indicator
-    └── TaxiiError             a TAXII request fails; carries the HTTP status
+    ├── TaxiiError             a TAXII request fails; carries the HTTP status
+    └── FeedError              a remote feed cannot be fetched; names the URL
 
 A problem with one record is not an exception that escapes the ingest loop:
 parsers report it as a :class:`medisac.model.Rejection` and carry on, so one bad
@@ -89,3 +90,17 @@ class TaxiiError(MedisacError):
         self.description = description
         self.headers = headers or {}
         super().__init__(f"{status} {title}")
+
+
+class FeedError(MedisacError):
+    """A remote feed cannot be fetched or read.
+
+    ``url`` is the request URL (never with credentials), ``status`` the HTTP
+    status when the server sent one, and ``reason`` what failed and what to do.
+    """
+
+    def __init__(self, url: str, reason: str, status: int | None = None) -> None:
+        self.url = url
+        self.reason = reason
+        self.status = status
+        super().__init__(f"{url}: {reason}")
