@@ -12,6 +12,7 @@ import sys
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from medisac import __version__
 from medisac.cli import export as export_cmd
@@ -75,4 +76,10 @@ def run() -> None:
         sys.exit(EXIT_USAGE)
     except MedisacError as exc:
         err_console.print(f"error: {exc}", markup=False)
+        sys.exit(EXIT_FAILED)
+    except SQLAlchemyError as exc:
+        # The store is unreachable, not a database, or read-only; the
+        # driver's first line says which.
+        detail = str(exc.orig if isinstance(exc, DBAPIError) else exc).splitlines()[0]
+        err_console.print(f"error: cannot use the store: {detail}", markup=False)
         sys.exit(EXIT_FAILED)

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from medisac.errors import StoreError
 from medisac.settings import Settings
@@ -29,9 +30,15 @@ def open_store(settings: Settings) -> Engine:
     Raises :class:`StoreError` that tells the user to run ``medisac init``.
     """
     engine = create_engine(settings.db)
-    if not is_current(engine):
+    where = engine.url.render_as_string()
+    try:
+        current = is_current(engine)
+    except SQLAlchemyError as exc:
+        detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise StoreError(f"cannot open the store at {where}: {detail}") from exc
+    if not current:
         raise StoreError(
-            f"the store at {engine.url.render_as_string()} is missing or older "
+            f"the store at {where} is missing or older "
             "than this medisac; run `medisac init` first"
         )
     return engine

@@ -102,8 +102,15 @@ def search(
     try:
         wanted = normalize(value)
     except NormalizationError as exc:
-        typer.echo(f"{value!r} is not a valid indicator value: {exc.reason}", err=True)
-        raise typer.Exit(1) from None
+        # File names are never detected from their shape, so a value that fits
+        # no other type is looked up as a file name.
+        try:
+            wanted = normalize(value, "filename")
+        except NormalizationError:
+            typer.echo(
+                f"{value!r} is not a valid indicator value: {exc.reason}", err=True
+            )
+            raise typer.Exit(1) from None
     found = []
     with engine.connect() as conn:
         for item in wanted:

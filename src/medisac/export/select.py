@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from medisac.model import TLP, IndicatorType, State
+from medisac.model.time import now_us
 from medisac.store.tables import indicators, stix_objects
 from medisac.store.views import VIEW_COLUMNS
 
@@ -36,6 +37,8 @@ class ExportFilter:
         ic = indicators.c
         found = [
             ic.state == State.ACTIVE.value,
+            # A value past the end of validity its sources gave is not blocked.
+            sa.or_(ic.valid_until.is_(None), ic.valid_until > now_us()),
             ic.confidence >= self.min_confidence,
             ic.tlp <= int(self.tlp),
         ]

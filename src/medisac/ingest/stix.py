@@ -38,6 +38,7 @@ Location is ``object <id>``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Generator, Iterator
@@ -348,15 +349,22 @@ class BundleContext:
         if isinstance(item.get("name"), str):
             context["name"] = item["name"]
         confidence = item.get("confidence")
+        # bool is an int in Python; STIX confidence is an integer 0-100.
+        if isinstance(confidence, bool) or not isinstance(confidence, int):
+            confidence = None
+        labels = item.get("labels")
+        tags = set(self.tags.get(ident, ()))
+        if isinstance(labels, list):
+            tags.update(label for label in labels if isinstance(label, str) and label)
         return {
             "location": f"object {ident}",
             "ref": ident,
             "version": self.versions.get(ident),
             "revoked": item.get("revoked") is True,
             "tlp": tlp,
-            "tags": tuple(sorted(self.tags.get(ident, ()))),
+            "tags": tuple(sorted(tags)),
             "confidence": confidence
-            if isinstance(confidence, int) and 0 <= confidence <= 100
+            if confidence is not None and 0 <= confidence <= 100
             else None,
             "context": context,
             "last_seen": None,
@@ -430,12 +438,15 @@ def _pattern_values(pattern: str, item: dict[str, Any]) -> PatternValues:
 
 
 def _digest(item: dict[str, Any]) -> bytes:
+    # A hash, not the serialised object: orjson's output keeps a 4 KiB buffer,
+    # so holding one per object made memory grow twentyfold with the bundle.
     try:
-        return orjson.dumps(item, option=orjson.OPT_SORT_KEYS)
+        data = orjson.dumps(item, option=orjson.OPT_SORT_KEYS)
     except orjson.JSONEncodeError:
         # Integers past 64 bits, which the standard library reads and orjson
         # does not write.
-        return json.dumps(item, sort_keys=True).encode()
+        data = json.dumps(item, sort_keys=True).encode()
+    return hashlib.blake2b(data, digest_size=16).digest()
 
 
 def is_custom(kind: str) -> bool:
