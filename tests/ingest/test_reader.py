@@ -36,7 +36,13 @@ def test_directory_sorted_recursive(tmp_path: Path) -> None:
 def test_directory_symlink_loop_not_followed(tmp_path: Path) -> None:
     (tmp_path / "list.txt").write_text("198.51.100.1\n")
     os.symlink(tmp_path, tmp_path / "loop")
-    assert origins([tmp_path]) == [str(tmp_path / "list.txt")]
+    documents = list(expand([tmp_path], MAX_BYTES))
+    assert [d.origin for d in documents] == [
+        str(tmp_path / "list.txt"),
+        str(tmp_path / "loop"),
+    ]
+    with pytest.raises(IngestError, match="symbolic link"):
+        documents[1].read_bytes()
 
 
 def test_missing_path_raises(tmp_path: Path) -> None:

@@ -90,7 +90,12 @@ def _expand_directory(directory: Path, max_bytes: int) -> Iterator[Document]:
         return
     for entry in entries:
         path = Path(entry.path)
-        if entry.is_dir(follow_symlinks=False):
+        if entry.is_symlink():
+            # A link may lead out of the folder an operator pointed at (to
+            # /etc, say); it is reported, not followed.
+            reason = "symbolic link in a directory is not followed; give its target"
+            yield failing_document(IngestError(str(path), reason), max_bytes)
+        elif entry.is_dir(follow_symlinks=False):
             yield from _expand_directory(path, max_bytes)
         elif entry.is_file():
             yield from _expand_file(path, max_bytes)
