@@ -58,7 +58,7 @@ from medisac.model import (
 
 DELIMITERS = (",", ";", "\t", "|")
 # A row's line number and stripped cells, or the rejection of an unreadable row.
-_Row = tuple[int, list[str]] | Rejection
+_Row = tuple[int, list[str]] | Rejection | ParseWarning
 # to_ids cells that mark a value as context only, as MISP's CSV export writes.
 _FALSE = frozenset({"0", "false", "no", "n"})
 # Rows read before the column roles are decided.
@@ -183,6 +183,7 @@ class _Rows:
     def __init__(self, feed: _LineFeed, delimiter: str) -> None:
         self._feed = feed
         self._reader = csv.reader(feed, delimiter=delimiter, strict=False)
+        self._delimiter = delimiter
 
     def __iter__(self) -> Iterator[_Row]:
         while True:
@@ -199,10 +200,26 @@ class _Rows:
             for number, line in self._feed.long:
                 yield long_line_rejection(number, line)
             self._feed.long.clear()
+            if self._feed.last > start and self._swallowed_rows(row):
+                yield ParseWarning(
+                    f"line {start}",
+                    f"a quoted cell runs from line {start} to line "
+                    f"{self._feed.last} over lines that look like rows; "
+                    "check for an unclosed quote, since those rows were not read",
+                )
             cells = [cell.strip() for cell in row]
             if not any(cells) or cells[0].startswith("#"):
                 continue
             yield start, cells
+
+    def _swallowed_rows(self, row: list[str]) -> bool:
+        """Tell whether a multi-line cell holds lines with the delimiter."""
+        return any(
+            self._delimiter in line
+            for cell in row
+            if "\n" in cell
+            for line in cell.split("\n")[1:]
+        )
 
 
 @dataclass
