@@ -9,6 +9,8 @@ pass the source's own type name. An empty declared type means "detect".
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from collections.abc import Callable
 from functools import partial
 
@@ -163,6 +165,20 @@ def normalize(raw: str, declared: str | None = None) -> list[Value]:
         raise NormalizationError(raw, exc.reason) from exc
 
 
+# An IPv4 network written with a dotted netmask: 198.51.100.0/255.255.255.0.
+_NETMASK = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}/\d{1,3}(?:\.\d{1,3}){3}$")
+
+
+def _netmask_network(raw: str, text: str) -> list[Value]:
+    """Read netmask notation as the same network in prefix notation."""
+    address, mask = text.split("/")
+    try:
+        prefix = ipaddress.IPv4Network(f"0.0.0.0/{mask}").prefixlen
+    except ValueError:
+        raise NormalizationError(raw, f"invalid netmask {mask!r}") from None
+    return _single(normalize_cidr)(f"{address}/{prefix}")
+
+
 def _normalize(raw: str, declared: str | None) -> list[Value]:
     key = declared.strip().lower() if declared else ""
     if key in _DECLARED_RAW:
@@ -180,6 +196,8 @@ def _normalize(raw: str, declared: str | None) -> list[Value]:
     if is_canonical_ipv4(text):
         # Plain addresses are the bulk of most feeds, so they skip detection.
         return [Value(IndicatorType.IPV4, text)]
+    if _NETMASK.match(text):
+        return _netmask_network(raw, text)
     shape = classify(text)
     if shape is None:
         raise NormalizationError(raw, "not a recognised indicator value")
