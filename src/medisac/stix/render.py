@@ -12,7 +12,7 @@ import uuid
 from functools import lru_cache
 from typing import Any
 
-from medisac.model import TLP, IndicatorType, State
+from medisac.model import TLP, State
 from medisac.model.time import format_rfc3339
 from medisac.stix.patterns import pattern_for
 from medisac.stix.static import IDENTITY_ID
@@ -24,17 +24,18 @@ INDICATOR_NAMESPACE = uuid.UUID("a8fb11cb-f08d-47e2-acd5-e9940d1d366d")
 _NAMESPACE_BYTES = INDICATOR_NAMESPACE.bytes
 
 
-def stix_id_for(kind: IndicatorType, value: str) -> str:
+def stix_id_for(kind: str, value: str) -> str:
     """Return the STIX id an indicator is published under.
 
     The id is a uuid5 of ``"<type>:<canonical value>"``, so it stays the same
-    across versions, stores and installations. This computes exactly what
+    across versions, stores and installations. ``kind`` is an
+    :class:`IndicatorType` or its value. This computes exactly what
     ``uuid.uuid5`` does, without building ``UUID`` objects, because ingest
     calls it once per new value.
     """
     digest = bytearray(
         hashlib.sha1(  # noqa: S324 - uuid5 is defined on SHA-1
-            _NAMESPACE_BYTES + f"{kind.value}:{value}".encode()
+            _NAMESPACE_BYTES + f"{kind}:{value}".encode()
         ).digest()[:16]
     )
     digest[6] = (digest[6] & 0x0F) | 0x50  # version 5

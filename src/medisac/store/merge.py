@@ -26,6 +26,8 @@ import hashlib
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,12 +48,41 @@ from medisac.store.tables import (
     sources,
     stix_objects,
 )
-from medisac.store.views import indicator_view, render_body, sources_json
+from medisac.store.views import (
+    STATE_COLUMNS,
+    finish_digest,
+    indicator_view,
+    render_body,
+    state_hash,
+    state_values,
+    view_digest,
+)
 
 log = logging.getLogger(__name__)
 
 # Values per IN (...) list; below SQLite's 32,766 bound-parameter limit.
 _CHUNK = 5_000
+
+# Runs of new values with equal claims shorter than this get their
+# provenance rows bound one by one, because for so few rows that costs less
+# than a statement that copies the claim to the whole run.
+_MIN_SHARED_CLAIMS = 8
+
+# Indicator columns that follow from the published view, in insert order.
+_INDICATOR_STATE = (*STATE_COLUMNS, "digest")
+
+# Provenance columns that one source's claim sets, in insert order.
+_CLAIM_COLUMNS = (
+    "first_seen",
+    "last_seen",
+    "confidence",
+    "tlp",
+    "tags",
+    "context",
+    "observations",
+    "to_ids",
+    "valid_until",
+)
 
 
 @dataclass(slots=True)
@@ -164,6 +195,7 @@ class Merger:
 
     ``tlp`` and ``confidence`` are the defaults for values whose observation
     states none (from ``--tlp``/``--confidence``, else the source's defaults).
+    Call :meth:`close` when done if any merge used ``commit_later``.
     """
 
     def __init__(
@@ -185,15 +217,56 @@ class Merger:
         # again in a later batch adds to this run's claim instead of replacing it.
         self.claimed_this_run: set[int] = set()
         self._source_names: dict[int, str] = {source.id: source.name}
+        self._committer: ThreadPoolExecutor | None = None
+        self._commit: Future[None] | None = None
 
-    def merge(self, batch: Sequence[Candidate]) -> MergeCounts:
-        """Write one batch in one transaction; return what changed."""
+    def merge(
+        self, batch: Sequence[Candidate], *, commit_later: bool = False
+    ) -> MergeCounts:
+        """Write one batch in one transaction; return what changed.
+
+        With ``commit_later``, the batch's last statements and the commit run
+        in a background thread and this returns before they end, so the
+        caller can read the next batch meanwhile. The next merge, :meth:`wait`
+        and :meth:`close` wait for that thread and raise its error, if any.
+        """
+        self.wait()
         counts = MergeCounts(observations=len(batch))
         if not batch:
             return counts
-        with begin_write(self.engine) as conn:
-            _BatchWriter(self, conn, counts).run(batch)
+        with ExitStack() as transaction:
+            conn = transaction.enter_context(begin_write(self.engine))
+            writer = _BatchWriter(self, conn, counts)
+            writer.run(batch)
+            if not commit_later:
+                writer.write_new_copies()
+                return counts
+            # pop_all moves the end of the transaction out of this block.
+            rest = transaction.pop_all()
+        self._commit = self._commit_thread().submit(_finish, writer, rest)
         return counts
+
+    def wait(self) -> None:
+        """Wait for the commit of a ``commit_later`` merge; raise its error."""
+        commit, self._commit = self._commit, None
+        if commit is not None:
+            commit.result()
+
+    def close(self) -> None:
+        """Wait for the last commit, as :meth:`wait` does, and end its thread."""
+        try:
+            self.wait()
+        finally:
+            if self._committer is not None:
+                self._committer.shutdown()
+                self._committer = None
+
+    def _commit_thread(self) -> ThreadPoolExecutor:
+        if self._committer is None:
+            self._committer = ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="medisac-commit"
+            )
+        return self._committer
 
     def source_name(self, conn: Connection, source_id: int) -> str:
         """Return a source's name, caching the lookup for the run."""
@@ -206,6 +279,12 @@ class Merger:
         return name
 
 
+def _finish(writer: _BatchWriter, transaction: ExitStack) -> None:
+    """Write the batch's last rows and commit; roll back if that fails."""
+    with transaction:
+        writer.write_new_copies()
+
+
 class _BatchWriter:
     """The work of one batch inside one write transaction."""
 
@@ -214,8 +293,19 @@ class _BatchWriter:
         self.conn = conn
         self.counts = counts
         self.source_id = merger.source.id
+        # The rows that write_new_copies writes at the end of the batch.
+        self.new_ids = range(0)
+        self.claim_runs: list[dict[str, Any]] = []
 
     def run(self, batch: Sequence[Candidate]) -> None:
+        """Write ``batch``, except the rows that :meth:`write_new_copies` writes."""
+        if self.conn.dialect.name == "postgresql":
+            # psycopg 3 prepares a statement after five executions, and the
+            # server may then keep a generic plan made while the tables were
+            # small. For the IN (...) lookups that plan scans the table:
+            # ingesting 100,000 stored values again took minutes. This setting
+            # (PostgreSQL 12 and later) plans every execution anew.
+            self.conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
         accepted, revoked_refs, applied_refs = self._filter_versions(batch)
         grouped = _group(accepted)
         existing = self._load_indicators(grouped.keys())
@@ -225,6 +315,17 @@ class _BatchWriter:
         touched = self._update_provenance(existing, grouped)
         touched |= self._write_claims(applied_refs, revoked_refs, ids)
         self._republish(touched, existing)
+
+    def write_new_copies(self) -> None:
+        """Write new values' first versions and their long runs' provenance.
+
+        Both are copied from the new ``indicators`` rows. This is the last
+        step of a batch, and may run in the commit thread, because no other
+        step reads or changes these rows, which belong to values that are new
+        in this batch. The versions come after any that the batch republished.
+        """
+        execute_many(self.conn, _INSERT_FIRST_CLAIMS, self.claim_runs)
+        append_versions(self.conn, self.new_ids)
 
     # -- 1. versions of source objects ------------------------------------
 
@@ -318,7 +419,9 @@ class _BatchWriter:
         """Insert values the store has never seen, with their first version.
 
         Their only provenance is this batch, so the aggregate is computed in
-        memory from the same function that recomputes stored records.
+        memory from the same function that recomputes stored records. Values
+        with equal claims get consecutive ids, so one view serves the whole
+        run and one statement writes a long run's provenance rows.
         """
         if not keys:
             return {}
@@ -328,29 +431,25 @@ class _BatchWriter:
         ids: dict[tuple[str, str], int] = {}
         indicator_rows: list[tuple[Any, ...]] = []
         provenance_rows: list[tuple[Any, ...]] = []
-        views: list[tuple[int, IndicatorView]] = []
+        claim_runs: list[dict[str, Any]] = []
         run_at = self.m.run_at
-        for offset, key in enumerate(keys):
-            kind, value = key
-            indicator_id = start + offset
-            ids[key] = indicator_id
-            claim = self._claim_for(indicator_id, None, grouped[key])
-            provenance_rows.append(
-                (indicator_id, self.source_id, run_at, True, *_provenance_values(claim))
-            )
-            indicator_type = IndicatorType(kind)
-            stix_id = stix_id_for(indicator_type, value)
-            view = _first_view(stix_id, indicator_type, value, claim, self.m)
-            views.append((indicator_id, view))
-            indicator_rows.append(
-                (
-                    indicator_id,
-                    kind,
-                    value,
-                    stix_id,
-                    run_at,
-                    *_indicator_values(view, _view_digest(view)),
+        for claim_values, (claim, run_keys) in self._runs_by_claim(keys, grouped):
+            run_ids = range(start + len(ids), start + len(ids) + len(run_keys))
+            ids.update(zip(run_keys, run_ids, strict=True))
+            indicator_rows.extend(self._indicator_rows(run_ids, run_keys, claim))
+            if len(run_ids) < _MIN_SHARED_CLAIMS:
+                provenance_rows.extend(
+                    (i, self.source_id, run_at, True, *claim_values) for i in run_ids
                 )
+                continue
+            claim_runs.append(
+                {
+                    "first_id": run_ids[0],
+                    "last_id": run_ids[-1],
+                    "source_id": self.source_id,
+                    "first_reported": run_at,
+                    **dict(zip(_CLAIM_COLUMNS, claim_values, strict=True)),
+                }
             )
         insert_tuples(
             self.conn,
@@ -364,9 +463,59 @@ class _BatchWriter:
             ("indicator_id", "source_id", "first_reported", "active", *_CLAIM_COLUMNS),
             provenance_rows,
         )
-        append_versions(self.conn, views)
+        self.claim_runs = claim_runs
+        self.new_ids = range(start, start + len(ids))
+        self.m.claimed_this_run.update(self.new_ids)
         self.counts.new += len(keys)
         return ids
+
+    def _indicator_rows(
+        self, run_ids: range, run_keys: list[tuple[str, str]], claim: _Claim
+    ) -> list[tuple[Any, ...]]:
+        """Return the ``indicators`` rows of new values that share ``claim``."""
+        rows = []
+        first: _FirstVersion | None = None
+        run_at = self.m.run_at
+        for indicator_id, (kind, value) in zip(run_ids, run_keys, strict=True):
+            stix_id = stix_id_for(kind, value)
+            if first is None:
+                view = _first_view(stix_id, kind, value, claim, self.m)
+                first = _FirstVersion.of(view)
+            rows.append(
+                (
+                    indicator_id,
+                    kind,
+                    value,
+                    stix_id,
+                    run_at,
+                    *first.columns,
+                    finish_digest(first.state, kind, value),
+                )
+            )
+        return rows
+
+    def _runs_by_claim(
+        self, keys: list[tuple[str, str]], grouped: dict[Any, list[Candidate]]
+    ) -> Iterable[tuple[tuple[Any, ...], tuple[_Claim, list[tuple[str, str]]]]]:
+        """Group new values by their claim's provenance values, in first-seen order.
+
+        Each group carries the claim of its first value; the others are equal.
+        """
+        runs: dict[tuple[Any, ...], tuple[_Claim, list[tuple[str, str]]]] = {}
+        # Most values come from one observation each with the same fields, so
+        # their claim is computed once and their keys go straight to its run.
+        runs_by_inputs: dict[tuple[Any, ...], list[tuple[str, str]]] = {}
+        for key in keys:
+            cands = grouped[key]
+            inputs = _lone_claim_inputs(cands)
+            run_keys = None if inputs is None else runs_by_inputs.get(inputs)
+            if run_keys is None:
+                claim = self._claim_for(None, cands)
+                run_keys = runs.setdefault(_provenance_values(claim), (claim, []))[1]
+                if inputs is not None:
+                    runs_by_inputs[inputs] = run_keys
+            run_keys.append(key)
+        return runs.items()
 
     def _update_provenance(
         self,
@@ -382,7 +531,8 @@ class _BatchWriter:
         touched: set[int] = set()
         for key, indicator in existing.items():
             old = stored.get(indicator.id)
-            claim = self._claim_for(indicator.id, old, grouped[key])
+            claim = self._claim_for(old, grouped[key])
+            self.m.claimed_this_run.add(indicator.id)
             row = _provenance_row(claim)
             if old is None:
                 inserts.append(
@@ -422,7 +572,7 @@ class _BatchWriter:
             found.update((row.indicator_id, row) for row in rows)
         return found
 
-    def _claim_for(self, indicator_id: int, old: Any, cands: list[Candidate]) -> _Claim:
+    def _claim_for(self, old: Any, cands: list[Candidate]) -> _Claim:
         """Combine this run's observations of one value into one claim.
 
         A claim from an earlier run is replaced, so re-reading an unchanged
@@ -430,7 +580,7 @@ class _BatchWriter:
         the source states win; where it states none, the time the value first
         reached medisac from this source remains.
         """
-        if old is not None and indicator_id in self.m.claimed_this_run:
+        if old is not None and old.indicator_id in self.m.claimed_this_run:
             claim = _Claim(
                 first_seen=old.first_seen,
                 last_seen=old.last_seen,
@@ -456,7 +606,6 @@ class _BatchWriter:
                 valid_until=None,
             )
             stated = True
-        self.m.claimed_this_run.add(indicator_id)
         firsts = [c.first_seen for c in cands if c.first_seen is not None]
         lasts = [c.last_seen or c.first_seen for c in cands]
         seen_lasts = [t for t in lasts if t is not None]
@@ -558,18 +707,16 @@ class _BatchWriter:
         claims_by_indicator = self._load_all_provenance(touched)
         now = now_us()
         updates: list[dict[str, Any]] = []
-        views: list[tuple[int, IndicatorView]] = []
         superseded: list[dict[str, Any]] = []
         for indicator_id in sorted(touched):
             row = rows[indicator_id]
             view = _aggregate(
                 row, claims_by_indicator.get(indicator_id, []), self.source_name
             )
-            digest = _view_digest(view)
+            digest = view_digest(view)
             if digest == row.digest:
                 continue
             view = dataclasses.replace(view, modified=max(now, row.modified + 1))
-            views.append((indicator_id, view))
             updates.append(_indicator_update(indicator_id, view, digest))
             # The version being replaced was rendered from this row; store it
             # now, before the row changes.
@@ -595,7 +742,7 @@ class _BatchWriter:
             .values({name: sa.bindparam(name) for name in columns}),
             updates,
         )
-        append_versions(self.conn, views)
+        append_versions(self.conn, [update["b_id"] for update in updates])
 
     def source_name(self, source_id: int) -> str:
         """Return a source's name."""
@@ -656,32 +803,123 @@ def insert_tuples(
     conn.exec_driver_sql(sql, rows)
 
 
-def append_versions(
-    conn: Connection, views: Sequence[tuple[int, IndicatorView]]
+def execute_many(
+    conn: Connection, statement: sa.Insert, params: Sequence[dict[str, Any]]
 ) -> None:
-    """Append a new latest version for each (indicator id, view), in order.
+    """Run ``statement`` once per parameter set through the driver's executemany.
 
-    The body is left empty: the latest version renders from the indicator row.
-    The caller has already marked any earlier version as not the latest.
+    Like :func:`insert_tuples`, this skips SQLAlchemy's processing of each
+    parameter set, so every value must be one the driver takes as it is.
     """
+    if not params:
+        return
+    compiled = statement.compile(dialect=conn.dialect)
+    defaults = compiled.params
+    merged = [{**defaults, **values} for values in params]
+    names = compiled.positiontup
+    if names is None:
+        conn.exec_driver_sql(compiled.string, merged)
+    else:
+        rows = [tuple([values[name] for name in names]) for values in merged]
+        conn.exec_driver_sql(compiled.string, rows)
+
+
+def append_versions(conn: Connection, indicator_ids: Sequence[int]) -> None:
+    """Append a new latest version of each indicator, in the order given.
+
+    The version's columns are copied from the ``indicators`` row, so the
+    caller writes the rows first. The body is left empty, because the latest
+    version renders from the indicator row. The caller has already marked any
+    earlier version as not the latest.
+    """
+    if not indicator_ids:
+        return
     seq, added = _next_positions(conn)
-    rows = [
-        (
-            seq + offset,
-            view.stix_id,
-            "indicator",
-            view.modified,
-            added + offset,
-            True,
-            view.state is State.ACTIVE,
-            view.healthcare,
-            int(view.tlp),
-            None,
-            indicator_id,
+    runs = []
+    for first, last, offset in _runs(indicator_ids):
+        runs.append(
+            {
+                "first_id": first,
+                "last_id": last,
+                "seq": seq + offset,
+                "date_added": added + offset,
+            }
         )
-        for offset, (indicator_id, view) in enumerate(views)
-    ]
-    insert_tuples(conn, stix_objects, _STIX_OBJECT_COLUMNS, rows)
+    execute_many(conn, _APPEND_VERSIONS, runs)
+
+
+def _runs(ids: Sequence[int]) -> Iterator[tuple[int, int, int]]:
+    """Split ``ids`` into runs of consecutive ids: (first, last, position).
+
+    ``position`` is the index in ``ids`` of the run's first id.
+    """
+    if isinstance(ids, range) and ids.step == 1:
+        # The ids of new values: one run, found without a loop.
+        yield ids.start, ids.stop - 1, 0
+        return
+    start = 0
+    for index in range(1, len(ids) + 1):
+        if index == len(ids) or ids[index] != ids[index - 1] + 1:
+            yield ids[start], ids[index - 1], start
+            start = index
+
+
+def _in_id_run() -> sa.ColumnElement[bool]:
+    """Return the condition that an indicator id is in ``first_id..last_id``."""
+    return indicators.c.id.between(
+        sa.bindparam("first_id", type_=sa.BigInteger),
+        sa.bindparam("last_id", type_=sa.BigInteger),
+    )
+
+
+def _append_versions_statement() -> sa.Insert:
+    """Build the INSERT that copies a run of indicator rows as new versions.
+
+    A row's ``seq`` and ``date_added`` are the run's values plus the row's
+    distance from the run's first id, so one statement writes a whole run.
+    """
+    ic = indicators.c
+    first_id = sa.bindparam("first_id", type_=sa.BigInteger)
+    step = ic.id - first_id
+    columns = {
+        "seq": sa.bindparam("seq", type_=sa.BigInteger) + step,
+        "date_added": sa.bindparam("date_added", type_=sa.BigInteger) + step,
+        "stix_id": ic.stix_id,
+        "stix_type": sa.literal("indicator"),
+        "modified": ic.modified,
+        "is_latest": sa.true(),
+        "active": ic.state == State.ACTIVE.value,
+        "healthcare": ic.healthcare,
+        "tlp": ic.tlp,
+        "indicator_id": ic.id,
+    }
+    rows = sa.select(*columns.values()).where(_in_id_run())
+    return sa.insert(stix_objects).from_select(list(columns), rows)
+
+
+_APPEND_VERSIONS = _append_versions_statement()
+
+
+def _insert_first_claims_statement() -> sa.Insert:
+    """Build the INSERT that gives a run of new indicators one equal claim each.
+
+    The run is the indicator ids from ``first_id`` to ``last_id``, and the
+    claim's columns are bound once for the whole run.
+    """
+    ic, pc = indicators.c, provenance.c
+    columns: dict[str, Any] = {
+        "indicator_id": ic.id,
+        "source_id": sa.bindparam("source_id", type_=pc.source_id.type),
+        "first_reported": sa.bindparam("first_reported", type_=pc.first_reported.type),
+        "active": sa.true(),
+    }
+    for name in _CLAIM_COLUMNS:
+        columns[name] = sa.bindparam(name, type_=pc[name].type)
+    rows = sa.select(*columns.values()).where(_in_id_run())
+    return sa.insert(provenance).from_select(list(columns), rows)
+
+
+_INSERT_FIRST_CLAIMS = _insert_first_claims_statement()
 
 
 @dataclass(frozen=True, slots=True)
@@ -734,8 +972,13 @@ def _next_positions(conn: Connection) -> tuple[int, int]:
     by ``X-TAXII-Date-Added-Last`` never skips a row.
     """
     so = stix_objects.c
+    # One subquery per maximum: SQLite reads a maximum from an index only when
+    # it is the query's single aggregate, and scans the table otherwise.
     last_seq, last_added = conn.execute(
-        sa.select(sa.func.max(so.seq), sa.func.max(so.date_added))
+        sa.select(
+            sa.select(sa.func.max(so.seq)).scalar_subquery(),
+            sa.select(sa.func.max(so.date_added)).scalar_subquery(),
+        )
     ).one()
     return (last_seq or 0) + 1, max(now_us(), (last_added or 0) + 1)
 
@@ -837,13 +1080,13 @@ def stale_digests(conn: Connection) -> list[int]:
     stale = []
     for row in conn.execute(sa.select(indicators)):
         view = _aggregate(row, by_indicator[row.id], names.__getitem__)
-        if _view_digest(view) != row.digest:
+        if view_digest(view) != row.digest:
             stale.append(row.id)
     return stale
 
 
 def _first_view(
-    stix_id: str, kind: IndicatorType, value: str, claim: _Claim, merger: Merger
+    stix_id: str, kind: str, value: str, claim: _Claim, merger: Merger
 ) -> IndicatorView:
     """Build the view of a new indicator whose only provenance is ``claim``.
 
@@ -854,7 +1097,7 @@ def _first_view(
     tlp = TLP(claim.tlp)
     return IndicatorView(
         stix_id=stix_id,
-        type=kind,
+        type=IndicatorType(kind),
         value=value,
         state=State.ACTIVE,
         confidence=claim.confidence,
@@ -881,74 +1124,23 @@ def _first_view(
     )
 
 
-def _view_digest(view: IndicatorView) -> str:
-    """Digest every published field except ``modified``."""
-    parts = (
-        view.type.value,
-        view.value,
-        view.state.value,
-        view.confidence,
-        int(view.tlp),
-        view.first_seen,
-        view.last_seen,
-        view.valid_until,
-        list(view.tags),
-        view.context,
-        view.healthcare,
-        view.to_ids,
-        [(s.source, s.confidence, int(s.tlp), s.ref) for s in view.sources],
-    )
-    data = orjson.dumps(parts, option=orjson.OPT_SORT_KEYS)
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
+@dataclass(frozen=True, slots=True)
+class _FirstVersion:
+    """The parts of a first view that new values with equal claims share.
 
+    :func:`_first_view` takes everything but the key and the STIX id from
+    the claim, and the claim follows from its provenance row. So one view
+    per distinct provenance row gives the state columns and the start of the
+    digest of every new value with that claim.
+    """
 
-# Indicator columns that follow from the published view, in insert order.
-_INDICATOR_STATE = (
-    "state",
-    "confidence",
-    "tlp",
-    "first_seen",
-    "last_seen",
-    "valid_until",
-    "tags",
-    "context",
-    "sources",
-    "healthcare",
-    "to_ids",
-    "modified",
-    "digest",
-)
+    columns: tuple[Any, ...]
+    state: hashlib.blake2b
 
-# Provenance columns that one source's claim sets, in insert order.
-_CLAIM_COLUMNS = (
-    "first_seen",
-    "last_seen",
-    "confidence",
-    "tlp",
-    "tags",
-    "context",
-    "observations",
-    "to_ids",
-    "valid_until",
-)
-
-
-def _indicator_values(view: IndicatorView, digest: str) -> tuple[Any, ...]:
-    return (
-        view.state.value,
-        view.confidence,
-        int(view.tlp),
-        view.first_seen,
-        view.last_seen,
-        view.valid_until,
-        orjson.dumps(view.tags).decode(),
-        orjson.dumps(view.context, option=orjson.OPT_SORT_KEYS).decode(),
-        sources_json(view.sources),
-        view.healthcare,
-        view.to_ids,
-        view.modified,
-        digest,
-    )
+    @classmethod
+    def of(cls, view: IndicatorView) -> _FirstVersion:
+        """Return the parts of ``view`` that do not depend on its key."""
+        return cls(state_values(view), state_hash(view))
 
 
 def _indicator_update(
@@ -956,7 +1148,7 @@ def _indicator_update(
 ) -> dict[str, Any]:
     return {
         "b_id": indicator_id,
-        **dict(zip(_INDICATOR_STATE, _indicator_values(view, digest), strict=True)),
+        **dict(zip(_INDICATOR_STATE, (*state_values(view), digest), strict=True)),
     }
 
 
@@ -1002,6 +1194,29 @@ def _merge_context(into: dict[str, Any], extra: dict[str, Any]) -> None:
         except TypeError:
             merged.sort(key=repr)
         into[name] = merged
+
+
+def _lone_claim_inputs(cands: list[Candidate]) -> tuple[Any, ...] | None:
+    """Return the fields a new claim reads from a lone candidate, as a dict key.
+
+    These are the fields that :meth:`_BatchWriter._claim_for` reads, so keep
+    the two in step. Returns None for several candidates, and for a
+    candidate with context, since a dict cannot be part of a key.
+    """
+    if len(cands) != 1:
+        return None
+    cand = cands[0]
+    if cand.context:
+        return None
+    return (
+        cand.first_seen,
+        cand.last_seen,
+        cand.valid_until,
+        cand.confidence,
+        cand.tlp,
+        cand.tags,
+        cand.to_ids,
+    )
 
 
 def _claim_digest(cands: list[Candidate]) -> str:

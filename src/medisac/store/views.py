@@ -8,6 +8,7 @@ next version replaces them. This keeps ingest from writing each object twice.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import orjson
@@ -40,6 +41,90 @@ _VIEW_FIELDS = (
 VIEW_COLUMNS: tuple[sa.Label[Any], ...] = tuple(
     indicators.c[name].label(VIEW_PREFIX + name) for name in _VIEW_FIELDS
 )
+
+
+# The indicator columns that follow from a view's published state, in the order
+# of state_values. The ``digest`` column follows them.
+STATE_COLUMNS = (
+    "state",
+    "confidence",
+    "tlp",
+    "first_seen",
+    "last_seen",
+    "valid_until",
+    "tags",
+    "context",
+    "sources",
+    "healthcare",
+    "to_ids",
+    "modified",
+)
+
+
+def state_values(view: IndicatorView) -> tuple[Any, ...]:
+    """Return the values of :data:`STATE_COLUMNS` for ``view``.
+
+    None of them depends on the view's type or value, so views that differ
+    only in those share these values.
+    """
+    return (
+        view.state.value,
+        view.confidence,
+        int(view.tlp),
+        view.first_seen,
+        view.last_seen,
+        view.valid_until,
+        orjson.dumps(view.tags).decode(),
+        orjson.dumps(view.context, option=orjson.OPT_SORT_KEYS).decode(),
+        sources_json(view.sources),
+        view.healthcare,
+        view.to_ids,
+        view.modified,
+    )
+
+
+def state_hash(view: IndicatorView) -> hashlib.blake2b:
+    """Start the digest of ``view`` with every published field but the key.
+
+    :func:`finish_digest` adds the key (type and value). Left out are
+    ``stix_id``, which follows from the key, and ``created`` and
+    ``modified``, which date a version instead of describing its content.
+    """
+    parts = (
+        view.state,
+        view.confidence,
+        view.tlp,
+        view.first_seen,
+        view.last_seen,
+        view.valid_until,
+        view.tags,
+        view.context,
+        view.healthcare,
+        view.to_ids,
+        [(s.source, s.confidence, s.tlp, s.ref) for s in view.sources],
+    )
+    data = orjson.dumps(parts, option=orjson.OPT_SORT_KEYS)
+    return hashlib.blake2b(data, digest_size=16)
+
+
+def finish_digest(state: hashlib.blake2b, kind: str, value: str) -> str:
+    """Return the digest of the view of ``(kind, value)`` whose state is hashed.
+
+    The JSON of the state ends unambiguously and ``kind`` has no ``:``, so
+    distinct published contents give distinct input bytes.
+    """
+    digest = state.copy()
+    digest.update(f"{kind}:{value}".encode())
+    return digest.hexdigest()
+
+
+def view_digest(view: IndicatorView) -> str:
+    """Return the stored ``digest`` of a view: a hash of what it publishes.
+
+    A new version is published only when this changes; ``modified`` is left
+    out because every version has its own.
+    """
+    return finish_digest(state_hash(view), view.type, view.value)
 
 
 def sources_json(claims: tuple[SourceClaim, ...]) -> str:
