@@ -46,6 +46,8 @@ EXPECTED: list[tuple[str, str]] = [
     ("reports/*.csv", "csv"),
     ("indicators/csv/*.csv", "csv"),
     ("indicators/text/signature-base/hash-iocs.txt", "csv"),
+    # A one-column list under a "SHA256" header.
+    ("indicators/text/unit42/Darkside_IOCs.txt", "csv"),
     ("indicators/text/*", "plain"),
 ]
 

@@ -283,7 +283,9 @@ def test_csv_any_bytes(content: bytes) -> None:
         items = parse_bytes(content, "csv")
     except IngestError:
         return
-    lines = content.count(b"\n") + 1
+    # Content with a CR but no LF has classic Mac OS line ends.
+    end = b"\r" if b"\n" not in content and b"\r" in content else b"\n"
+    lines = content.count(end) + 1
     for item in items:
         number = int(item.location.split()[-1])
         assert 1 <= number <= lines

@@ -3,8 +3,8 @@
 Detection reads the first 64 KiB (decompressed) and decides in this order:
 
 1. nothing: ``empty input``; a UTF-16 or UTF-32 byte order mark: rejected
-   with a request to convert to UTF-8; NUL bytes or mostly control bytes:
-   ``binary content``.
+   with a request to convert to UTF-8; more than a stray NUL byte, or mostly
+   control bytes: ``binary content``.
 2. JSON (starts with ``{`` or ``[``). A STIX bundle, TAXII envelope or STIX
    object is ``stix`` (2.0 and 2.1). An ``Event``, a list of events, an API
    ``response`` or a feed manifest is ``misp``. The JSON form python-stix
@@ -127,7 +127,10 @@ def detect_format(document: Document) -> str:
 
 def _is_binary(head: bytes) -> bool:
     sample = head[:8192]
-    if b"\x00" in sample:
+    # Executables, images and other binary formats hold many NUL bytes in
+    # their first kilobytes. One stray NUL in a text feed makes one bad row,
+    # which the parser rejects with its line number.
+    if sample.count(0) > max(1, len(sample) // 512):
         return True
     control = len(sample) - len(sample.translate(None, _CONTROL))
     return control / len(sample) > _BINARY_SHARE
@@ -260,7 +263,9 @@ def _detect_text(text: str, complete: bool) -> str:
     delimiter, share, width = sniff_delimiter(rows)
     if width >= 2 and share >= _CSV_CONSISTENCY and len(rows) >= 2:
         return "csv"
+    # A header row names the columns, so even a one-column file with a header
+    # ("domain" over a list of domains) is CSV, and its header is not a value.
     first = rows[0].split(delimiter)
-    if len(first) >= 2 and is_header(first):
+    if (len(first) >= 2 or len(rows) >= 2) and is_header(first):
         return "csv"
     return "plain"

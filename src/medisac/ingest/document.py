@@ -131,11 +131,12 @@ class TextLines(Iterator[tuple[int, str]]):
     """The lines of a document as text, numbered from 1.
 
     Lines are split on ``\\n`` only, and a ``\\r`` before it is removed, so line
-    numbers match what an editor shows for LF and CRLF files. A UTF-8 byte
-    order mark at the start is removed. Bytes that are not valid UTF-8 are
-    replaced with U+FFFD, and ``first_invalid_line`` records the first line
-    where that happened. A line over ``max_line_bytes`` is yielded as a
-    :class:`LongLine`.
+    numbers match what an editor shows for LF and CRLF files. A document whose
+    first block holds ``\\r`` but no ``\\n`` has classic Mac OS line ends, and
+    is split on ``\\r`` instead. A UTF-8 byte order mark at the start is
+    removed. Bytes that are not valid UTF-8 are replaced with U+FFFD, and
+    ``first_invalid_line`` records the first line where that happened. A line
+    over ``max_line_bytes`` is yielded as a :class:`LongLine`.
 
     Every parser skips blank lines, so a read block of up to 256 KiB that
     contains nothing but whitespace yields no lines, though the lines in it are
@@ -147,6 +148,7 @@ class TextLines(Iterator[tuple[int, str]]):
         self.document = document
         self.max_line_bytes = max_line_bytes
         self.first_invalid_line: int | None = None
+        self._end = b"\n"
         self._lines = self._generate()
 
     def __next__(self) -> tuple[int, str]:
@@ -166,9 +168,11 @@ class TextLines(Iterator[tuple[int, str]]):
                     break
                 if first:
                     chunk = chunk.removeprefix(codecs.BOM_UTF8)
+                    if b"\n" not in chunk and b"\r" in chunk:
+                        self._end = b"\r"
                     first = False
                 data = pending + chunk if pending else chunk
-                cut = data.rfind(b"\n")
+                cut = data.rfind(self._end)
                 if cut < 0:
                     if len(data) > self.max_line_bytes:
                         number += 1
@@ -179,14 +183,14 @@ class TextLines(Iterator[tuple[int, str]]):
                 pending = data[cut + 1 :]
                 block = data[:cut]
                 if _only_whitespace(block):
-                    number += block.count(b"\n") + 1
+                    number += block.count(self._end) + 1
                     continue
-                for line in self._decode(block, number).split("\n"):
+                for line in self._decode(block, number).split(self._end.decode()):
                     number += 1
                     yield number, self._checked(line)
         if pending:
             # After an over-long line, the rest of its chunk may hold lines.
-            tail = self._decode(pending, number).split("\n")
+            tail = self._decode(pending, number).split(self._end.decode())
             if not tail[-1]:
                 tail.pop()
             for line in tail:
@@ -218,7 +222,7 @@ class TextLines(Iterator[tuple[int, str]]):
             chunk = stream.read1(_CHUNK)
             if not chunk:
                 break
-            cut = chunk.find(b"\n")
+            cut = chunk.find(self._end)
             if cut >= 0:
                 size += cut
                 rest = chunk[cut + 1 :]
@@ -237,7 +241,7 @@ class TextLines(Iterator[tuple[int, str]]):
         except UnicodeDecodeError as exc:
             if self.first_invalid_line is None:
                 self.first_invalid_line = (
-                    lines_before + data.count(b"\n", 0, exc.start) + 1
+                    lines_before + data.count(self._end, 0, exc.start) + 1
                 )
             return data.decode("utf-8", "replace")
 
