@@ -711,7 +711,7 @@ class _BatchWriter:
         for indicator_id in sorted(touched):
             row = rows[indicator_id]
             view = _aggregate(
-                row, claims_by_indicator.get(indicator_id, []), self.source_name
+                row, claims_by_indicator.get(indicator_id, []), self.source_name, now
             )
             digest = view_digest(view)
             if digest == row.digest:
@@ -999,10 +999,11 @@ _STIX_OBJECT_COLUMNS = (
 
 
 def _aggregate(
-    row: Any, rows: list[Any], source_name: Callable[[int], str]
+    row: Any, rows: list[Any], source_name: Callable[[int], str], now: int
 ) -> IndicatorView:
     """Compute an indicator's published view from all its provenance rows.
 
+    A value whose ``valid_until`` is at or before ``now`` (µs) is expired.
     Confidence is the highest of the active sources' (until scoring weighs
     reliability and corroboration); TLP is the most restrictive of the active
     sources'. An analyst's TLP or confidence overrides both.
@@ -1030,6 +1031,8 @@ def _aggregate(
     # A value stays valid while any source still vouches for it without end.
     ends = [p.valid_until for p in basis]
     valid_until = None if None in ends else max(ends)
+    if state is State.ACTIVE and valid_until is not None and valid_until <= now:
+        state = State.EXPIRED
     sources_seen = tuple(
         sorted(
             (
@@ -1071,15 +1074,17 @@ def stale_digests(conn: Connection) -> list[int]:
     """Return ids of indicators whose stored digest differs from a recomputation.
 
     An empty list means every record's published state follows from its
-    provenance; anything else is a merge defect.
+    provenance. Anything else is a merge defect, or a ``valid_until`` that
+    has passed since the record was last merged.
     """
+    now = now_us()
     names = {row.id: row.name for row in conn.execute(sa.select(sources))}
     by_indicator: dict[int, list[Any]] = defaultdict(list)
     for prov in conn.execute(sa.select(provenance)):
         by_indicator[prov.indicator_id].append(prov)
     stale = []
     for row in conn.execute(sa.select(indicators)):
-        view = _aggregate(row, by_indicator[row.id], names.__getitem__)
+        view = _aggregate(row, by_indicator[row.id], names.__getitem__, now)
         if view_digest(view) != row.digest:
             stale.append(row.id)
     return stale
@@ -1095,11 +1100,12 @@ def _first_view(
     """
     tags = tuple(sorted(claim.tags))
     tlp = TLP(claim.tlp)
+    expired = claim.valid_until is not None and claim.valid_until <= merger.run_at
     return IndicatorView(
         stix_id=stix_id,
         type=IndicatorType(kind),
         value=value,
-        state=State.ACTIVE,
+        state=State.EXPIRED if expired else State.ACTIVE,
         confidence=claim.confidence,
         tlp=tlp,
         first_seen=claim.first_seen,
