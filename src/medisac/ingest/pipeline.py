@@ -53,7 +53,10 @@ class IngestRequest:
     """The inputs of one ingest run and the source to attribute them to.
 
     ``tlp`` and ``confidence`` apply where an observation states none; ``None``
-    falls back to the source's stored defaults.
+    falls back to the source's stored defaults. ``complete_listing`` says the
+    inputs are the source's whole current list (a feed poll), so a value the
+    source listed before and no longer lists is delisted once every input
+    was read without an error.
     """
 
     inputs: tuple[str | Path, ...]
@@ -62,6 +65,7 @@ class IngestRequest:
     tlp: TLP | None = None
     confidence: int | None = None
     max_input_bytes: int = 256 * 1024 * 1024
+    complete_listing: bool = False
 
 
 def ingest(

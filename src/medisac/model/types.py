@@ -33,3 +33,5 @@ class State(StrEnum):
     FALSE_POSITIVE = "false_positive"
     REVOKED = "revoked"
     EXPIRED = "expired"
+    # On a known-benign list: kept so that it is recognised, never published.
+    BENIGN = "benign"

@@ -8,6 +8,7 @@ change these tables; this module is the single definition they follow.
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -48,6 +49,20 @@ sources = Table(
     Column("default_tlp", SmallInteger, nullable=False),
     Column("default_confidence", SmallInteger, nullable=False),
     Column("created", BigInteger, nullable=False),
+    # Scheduling: a disabled source is kept but never polled, and a source
+    # without an interval runs only when asked to (``medisac feeds run``).
+    Column("enabled", Boolean, nullable=False, default=True, server_default=sa.true()),
+    Column("every_seconds", Integer),
+    # JSON: a bearer token or a user name and password for HTTP and TAXII
+    # sources. Never logged, listed or shown.
+    Column("credentials", Text),
+    # JSON: the kind's settings (timeout, size cap, catalogue entry, ...).
+    Column("options", Text, nullable=False, default="{}", server_default="{}"),
+    # JSON: what the kind needs to resume (ETag and Last-Modified, a TAXII
+    # added_after cursor, the MISP manifest read last).
+    Column("fetch_state", Text, nullable=False, default="{}", server_default="{}"),
+    # End of the last run that read the whole source without an error.
+    Column("last_success", BigInteger),
 )
 
 indicators = Table(
@@ -74,6 +89,10 @@ indicators = Table(
     # Analyst overrides; NULL means "derive from the sources".
     Column("analyst_tlp", SmallInteger),
     Column("analyst_confidence", SmallInteger),
+    Column("analyst_healthcare", Boolean),
+    # The known-benign list (warning list or allow list) the value is on;
+    # such a value is stored but never published as malicious.
+    Column("benign", String(200)),
     Column("created", BigInteger, nullable=False),
     Column("modified", BigInteger, nullable=False),
     # Digest of the published STIX content apart from ``modified``; a new
@@ -186,4 +205,19 @@ ingest_runs = Table(
     Column("unchanged", Integer, nullable=False, default=0),
     Column("rejected", Integer, nullable=False, default=0),
     Column("error", Text),
+)
+
+# The operator's allow list: values, networks and domains that must never be
+# published as malicious, with the reason an operator gave.
+allow_list = Table(
+    "allow_list",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    # An indicator type, "cidr" for a network or "domain" for a domain and
+    # every name under it.
+    Column("type", String(16), nullable=False),
+    Column("value", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("created", BigInteger, nullable=False),
+    UniqueConstraint("type", "value"),
 )
