@@ -64,7 +64,8 @@ def test_provenance_per_source(store: Store, tmp_path: Path) -> None:
     assert prov["b"].tlp == TLP.AMBER
     row = record(store.engine, "ipv4", "203.0.113.9")
     assert row.tlp == TLP.AMBER  # the most restrictive of its sources
-    assert row.confidence == 80
+    # Two independent sources graded C (weight 0.8): 1 - (1 - 0.32)(1 - 0.64).
+    assert row.confidence == 76
 
 
 def test_new_source_adds_a_version(store: Store, tmp_path: Path) -> None:
@@ -86,9 +87,10 @@ def test_new_source_adds_a_version(store: Store, tmp_path: Path) -> None:
     assert versions[1].body is None
     first = orjson.loads(versions[0].body)
     assert first["id"] == row.stix_id
-    assert first["confidence"] == 40
+    # One source graded C (weight 0.8), then a second: 1 - (1 - 0.32)(1 - 0.72).
+    assert first["confidence"] == 32
     latest = orjson.loads(render_body(indicator_view(row)))
-    assert latest["confidence"] == 90
+    assert latest["confidence"] == 81
     assert latest["modified"] > first["modified"]
 
 

@@ -93,7 +93,8 @@ def test_two_sources_make_two_versions(
         assert obj["spec_version"] == "2.1"
         result = validate_instance(obj, ValidationOptions(version="2.1"))
         assert result.errors == [], [str(error) for error in result.errors]
-    assert every[-1]["confidence"] == 80
+    # Two independent sources graded C (weight 0.8): 1 - (1 - 0.32)(1 - 0.64).
+    assert every[-1]["confidence"] == 76
 
     address = stix_id_for(IndicatorType.IPV4, "203.0.113.118")
     entries = get(

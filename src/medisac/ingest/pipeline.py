@@ -14,6 +14,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
+from medisac.enrich.benign import KnownBenign
 from medisac.errors import IngestError, NormalizationError
 from medisac.ingest.detect import PARSERS, ParseOptions, detect_format
 from medisac.ingest.document import Document
@@ -30,7 +31,7 @@ from medisac.model import (
 from medisac.model.time import now_us, to_us
 from medisac.normalize import normalize
 from medisac.store.merge import Candidate, Merger, ensure_source
-from medisac.store.tables import ingest_runs
+from medisac.store.tables import ingest_runs, sources
 
 log = logging.getLogger(__name__)
 
@@ -73,11 +74,14 @@ def ingest(
     request: IngestRequest,
     *,
     progress: ProgressHook | None = None,
+    clock: Callable[[], int] = now_us,
 ) -> IngestSummary:
     """Ingest every input of ``request`` into the store behind ``engine``.
 
     Bad records and unreadable inputs are counted in the returned summary,
-    never raised, so one bad input costs only itself.
+    never raised, so one bad input costs only itself. ``clock`` returns the
+    current time in µs, and the run dates its claims, scores and health
+    record by it.
     """
     summary = IngestSummary()
     with engine.begin() as conn:
@@ -89,10 +93,19 @@ def ingest(
             if request.confidence is not None
             else 50,
         )
-    merger = Merger(engine, source, tlp=request.tlp, confidence=request.confidence)
-    started = now_us()
+    merger = Merger(
+        engine,
+        source,
+        tlp=request.tlp,
+        confidence=request.confidence,
+        complete_listing=request.complete_listing,
+        benign=_known_benign(engine),
+        clock=clock,
+    )
+    started = merger.run_at
     log.info("ingest started: source %s, %d input(s)", source.name, len(request.inputs))
     batch: list[Candidate] = []
+    stopped = True
     try:
         for doc in _documents(request, summary):
             summary.inputs += 1
@@ -100,11 +113,15 @@ def ingest(
             if progress is not None:
                 progress(doc.origin, summary.observations)
         _flush(merger, batch, summary)
+        if request.complete_listing:
+            _delist(merger, summary)
+        stopped = False
     finally:
         try:
             merger.close()
         finally:
-            _record_run(engine, source.id, started, request, summary)
+            times = (started, clock())
+            _record_run(engine, source.id, times, request, summary, stopped)
     log.info(
         "ingest finished: source %s, %d new, %d updated, %d unchanged, "
         "%d rejected, %d input(s) failed",
@@ -116,6 +133,34 @@ def ingest(
         len(summary.failed),
     )
     return summary
+
+
+def _known_benign(engine: Engine) -> KnownBenign:
+    """Load the known-benign lists and the operator's allow list once per run."""
+    with engine.connect() as conn:
+        return KnownBenign.load(conn)
+
+
+def _delist(merger: Merger, summary: IngestSummary) -> None:
+    """Delist what a complete listing no longer holds, if it was read whole.
+
+    A run with a failed input, or one that read no value at all, proves
+    nothing about what the source lists now: an outage or an empty error
+    page must not make values stale.
+    """
+    if summary.failed:
+        log.warning(
+            "source %s: not delisting, %d input(s) failed",
+            merger.source.name,
+            len(summary.failed),
+        )
+        return
+    if summary.values == 0:
+        log.warning(
+            "source %s: not delisting, the listing held no value", merger.source.name
+        )
+        return
+    summary.merge.delisted += merger.delist_unclaimed()
 
 
 def _documents(request: IngestRequest, summary: IngestSummary) -> Iterator[Document]:
@@ -181,21 +226,23 @@ def _normalised(
     for value in values:
         summary.values += 1
         context = {**obs.context, **value.context} if value.context else obs.context
+        # Positional, in Candidate's field order: keyword arguments cost more
+        # than the rest of this loop for a plain list of addresses.
         yield Candidate(
-            type=value.type,
-            value=value.value,
-            location=f"{origin}, {obs.location}",
-            first_seen=first_seen,
-            last_seen=last_seen,
-            valid_until=valid_until,
-            confidence=obs.confidence,
-            tlp=obs.tlp,
-            tags=frozenset(obs.tags) if obs.tags else _NO_TAGS,
-            context=dict(context),
-            ref=obs.ref,
-            version=version,
-            revoked=obs.revoked,
-            to_ids=obs.to_ids,
+            value.type,
+            value.value,
+            f"{origin}, {obs.location}",
+            first_seen,
+            last_seen,
+            valid_until,
+            obs.confidence,
+            obs.tlp,
+            frozenset(obs.tags) if obs.tags else _NO_TAGS,
+            dict(context),
+            obs.ref,
+            version,
+            obs.revoked,
+            obs.to_ids,
         )
 
 
@@ -221,23 +268,38 @@ def _shorten(value: str, limit: int = 120) -> str:
 def _record_run(
     engine: Engine,
     source_id: int,
-    started: int,
+    times: tuple[int, int],
     request: IngestRequest,
     summary: IngestSummary,
+    stopped: bool,
 ) -> None:
-    if summary.nothing_read:
+    """Write the run's health record; note a run without failures as a success.
+
+    ``stopped`` is true when an exception ended the run before it read every
+    input.
+    """
+    started, finished = times
+    if stopped or summary.nothing_read:
         outcome = "failed"
     elif summary.complete:
         outcome = "ok"
     else:
         outcome = "partial"
     error = "; ".join(f.reason for f in summary.failed[:5]) or None
+    if stopped and error is None:
+        error = "the run stopped on an error before reading every input; see the log"
     with engine.begin() as conn:
+        if not stopped and not summary.failed:
+            conn.execute(
+                sources.update()
+                .where(sources.c.id == source_id)
+                .values(last_success=finished)
+            )
         conn.execute(
             ingest_runs.insert().values(
                 source_id=source_id,
                 started=started,
-                finished=now_us(),
+                finished=finished,
                 outcome=outcome,
                 inputs="\n".join(str(item) for item in request.inputs),
                 new=summary.merge.new,

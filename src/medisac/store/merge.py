@@ -6,13 +6,18 @@ writes them in one transaction per batch:
 1. versioned source objects (a STIX id, a MISP attribute uuid) are compared
    with the version already applied; older versions and repeats are dropped,
    and a same-time conflict is reported and the stored version kept;
-2. new indicators are inserted, and this source's provenance row is inserted
-   or updated for each value;
+2. new indicators are inserted with their known-benign mark, and this
+   source's provenance row is inserted or updated for each value;
 3. claims of a source object that a newer version (or a revocation) no longer
    makes are withdrawn from that source's provenance;
-4. each touched indicator's aggregate (state, confidence, TLP, seen times,
-   tags) is recomputed from all its provenance rows, and when its published
-   content changes, a new STIX version is appended to ``stix_objects``.
+4. each touched indicator's view (state, confidence, ``valid_until``, TLP,
+   seen times, tags) is recomputed from all its provenance rows by
+   :func:`medisac.score.aggregate.aggregate`, and when its published content
+   changes, a new STIX version is appended to ``stix_objects``.
+
+After the last batch of a complete listing, :meth:`Merger.delist_unclaimed`
+delists the claims that the run did not make. :func:`republish` recomputes
+given indicators outside a merge.
 
 Writers hold the publish lock (:func:`medisac.store.engine.begin_write`), so
 ids, ``seq`` and ``date_added`` are assigned here in commit order and TAXII
@@ -29,16 +34,17 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, Protocol
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from medisac.enrich.healthcare import is_healthcare
 from medisac.model import TLP, IndicatorType, State
 from medisac.model.time import now_us
-from medisac.stix import IndicatorView, SourceClaim, stix_id_for
+from medisac.score.aggregate import SourceLookup, SourceMeta, aggregate, merge_context
+from medisac.stix import IndicatorView, stix_id_for
 from medisac.store.engine import begin_write
 from medisac.store.tables import (
     claims,
@@ -82,6 +88,8 @@ _CLAIM_COLUMNS = (
     "observations",
     "to_ids",
     "valid_until",
+    "listed_at",
+    "delisted_at",
 )
 
 
@@ -117,6 +125,15 @@ class SourceInfo:
     name: str
     default_tlp: TLP
     default_confidence: int
+    reliability: str = "C"
+
+
+class BenignMatcher(Protocol):
+    """Known-benign lists: :class:`medisac.enrich.benign.KnownBenign` is one."""
+
+    def match(self, kind: IndicatorType, value: str) -> str | None:
+        """Return the name of the list that contains the value, or None."""
+        ...
 
 
 @dataclass(slots=True)
@@ -127,6 +144,7 @@ class MergeCounts:
     updated: int = 0
     unchanged: int = 0
     withdrawn: int = 0
+    delisted: int = 0
     superseded: int = 0
     observations: int = 0
     warnings: list[str] = field(default_factory=list)
@@ -137,9 +155,28 @@ class MergeCounts:
         self.updated += other.updated
         self.unchanged += other.unchanged
         self.withdrawn += other.withdrawn
+        self.delisted += other.delisted
         self.superseded += other.superseded
         self.observations += other.observations
         self.warnings.extend(other.warnings)
+
+
+# Provenance columns of a new value's claim, in the order _insert_new binds.
+_NEW_PROVENANCE_COLUMNS = (
+    "indicator_id",
+    "source_id",
+    "first_reported",
+    "active",
+    *_CLAIM_COLUMNS,
+)
+
+# IndicatorType by value and back, found faster than through the enum.
+_TYPES = {kind.value: kind for kind in IndicatorType}
+_TYPE_NAMES = {kind: kind.value for kind in IndicatorType}
+
+# New values that share one of these share their first view: (type, the
+# known-benign list that contains them, their claim's provenance values).
+_RunKey = tuple[str, str | None, tuple[Any, ...]]
 
 
 @dataclass(slots=True)
@@ -155,6 +192,31 @@ class _Claim:
     observations: int
     to_ids: bool
     valid_until: int | None
+    listed_at: int | None
+
+
+class SourceCache:
+    """Names and reliability grades of sources, each read once."""
+
+    def __init__(self) -> None:
+        self._known: dict[int, SourceMeta] = {}
+
+    def lookup(self, conn: Connection) -> SourceLookup:
+        """Return a lookup that reads sources it has not seen through ``conn``."""
+
+        def find(source_id: int) -> SourceMeta:
+            meta = self._known.get(source_id)
+            if meta is None:
+                row = conn.execute(
+                    sa.select(sources.c.name, sources.c.reliability).where(
+                        sources.c.id == source_id
+                    )
+                ).one()
+                meta = SourceMeta(row.name, row.reliability)
+                self._known[source_id] = meta
+            return meta
+
+        return find
 
 
 def ensure_source(
@@ -186,7 +248,11 @@ def ensure_source(
         ).scalar_one()
         return SourceInfo(source_id, name, default_tlp, default_confidence)
     return SourceInfo(
-        row.id, row.name, TLP(row.default_tlp), int(row.default_confidence)
+        row.id,
+        row.name,
+        TLP(row.default_tlp),
+        int(row.default_confidence),
+        row.reliability,
     )
 
 
@@ -195,7 +261,12 @@ class Merger:
 
     ``tlp`` and ``confidence`` are the defaults for values whose observation
     states none (from ``--tlp``/``--confidence``, else the source's defaults).
-    Call :meth:`close` when done if any merge used ``commit_later``.
+    With ``complete_listing``, the run reads the source's whole current list:
+    its claims age from the read that listed them, and :meth:`delist_unclaimed`
+    delists what the run did not list. ``benign`` marks the new and changed
+    values it matches. ``clock`` returns the current time in µs; tests pass
+    a frozen one. Call :meth:`close` when done if any merge used
+    ``commit_later``.
     """
 
     def __init__(
@@ -205,6 +276,9 @@ class Merger:
         *,
         tlp: TLP | None = None,
         confidence: int | None = None,
+        complete_listing: bool = False,
+        benign: BenignMatcher | None = None,
+        clock: Callable[[], int] = now_us,
     ) -> None:
         self.engine = engine
         self.source = source
@@ -212,11 +286,17 @@ class Merger:
         self.default_confidence = (
             confidence if confidence is not None else source.default_confidence
         )
-        self.run_at = now_us()
+        self.clock = clock
+        self.run_at = clock()
         # Indicators this run already claimed for this source: a value seen
         # again in a later batch adds to this run's claim instead of replacing it.
         self.claimed_this_run: set[int] = set()
-        self._source_names: dict[int, str] = {source.id: source.name}
+        # Source objects this run read, changed or not: the values they claim
+        # are listed by this run.
+        self.objects_this_run: set[int] = set()
+        self.complete_listing = complete_listing
+        self.benign = benign
+        self.sources = SourceCache()
         self._committer: ThreadPoolExecutor | None = None
         self._commit: Future[None] | None = None
 
@@ -268,15 +348,72 @@ class Merger:
             )
         return self._committer
 
-    def source_name(self, conn: Connection, source_id: int) -> str:
-        """Return a source's name, caching the lookup for the run."""
-        name = self._source_names.get(source_id)
-        if name is None:
-            name = conn.execute(
-                sa.select(sources.c.name).where(sources.c.id == source_id)
-            ).scalar_one()
-            self._source_names[source_id] = name
-        return name
+    def delist_unclaimed(self) -> int:
+        """Delist this source's active claims that this run did not list.
+
+        Call it after the last merge of a ``complete_listing`` run in which
+        every input was read without an error. Each such claim becomes
+        inactive with ``delisted_at`` set to the run's start, so it decays
+        from then on, and its indicator is republished. A delisted claim
+        whose unchanged source object this run read again is listed again.
+        Returns how many claims were delisted.
+        """
+        self.wait()
+        source_id = self.source.id
+        pc = provenance.c
+        with begin_write(self.engine) as conn:
+            by_objects = self._claimed_by_objects(conn)
+            active = set(
+                conn.execute(
+                    sa.select(pc.indicator_id).where(
+                        pc.source_id == source_id, pc.active.is_(True)
+                    )
+                ).scalars()
+            )
+            dropped = sorted(active - self.claimed_this_run - by_objects)
+            delisted = set(
+                conn.execute(
+                    sa.select(pc.indicator_id).where(
+                        pc.source_id == source_id,
+                        pc.active.is_(False),
+                        pc.delisted_at.is_not(None),
+                    )
+                ).scalars()
+            )
+            back = sorted(delisted & by_objects)
+            changes = (
+                (dropped, {"active": False, "delisted_at": self.run_at}),
+                (back, {"active": True, "delisted_at": None, "listed_at": self.run_at}),
+            )
+            for ids, values in changes:
+                for chunk in _chunks(ids):
+                    conn.execute(
+                        sa.update(provenance)
+                        .where(pc.source_id == source_id, pc.indicator_id.in_(chunk))
+                        .values(**values)
+                    )
+            republish(conn, [*dropped, *back], now=self.clock())
+        if dropped:
+            log.info(
+                "source %s no longer lists %d value(s); they now decay",
+                self.source.name,
+                len(dropped),
+            )
+        return len(dropped)
+
+    def _claimed_by_objects(self, conn: Connection) -> set[int]:
+        """Return the indicators that source objects read in this run claim."""
+        cl, so = claims.c, source_objects.c
+        found: set[int] = set()
+        for chunk in _chunks(sorted(self.objects_this_run)):
+            found.update(
+                conn.execute(
+                    sa.select(cl.indicator_id)
+                    .join(source_objects, so.id == cl.source_object_id)
+                    .where(so.id.in_(chunk), so.revoked.is_(False))
+                ).scalars()
+            )
+        return found
 
 
 def _finish(writer: _BatchWriter, transaction: ExitStack) -> None:
@@ -296,6 +433,9 @@ class _BatchWriter:
         # The rows that write_new_copies writes at the end of the batch.
         self.new_ids = range(0)
         self.claim_runs: list[dict[str, Any]] = []
+        # Stored values whose known-benign mark this batch changed.
+        self.benign_changed: set[int] = set()
+        self.sources = merger.sources.lookup(conn)
 
     def run(self, batch: Sequence[Candidate]) -> None:
         """Write ``batch``, except the rows that :meth:`write_new_copies` writes."""
@@ -327,6 +467,12 @@ class _BatchWriter:
         execute_many(self.conn, _INSERT_FIRST_CLAIMS, self.claim_runs)
         append_versions(self.conn, self.new_ids)
 
+    def benign_name(self, kind: str, value: str) -> str | None:
+        """Return the known-benign list that contains the value, if any."""
+        if self.m.benign is None:
+            return None
+        return self.m.benign.match(_TYPES[kind], value)
+
     # -- 1. versions of source objects ------------------------------------
 
     def _filter_versions(
@@ -347,6 +493,7 @@ class _BatchWriter:
             digest = _claim_digest(cands)
             old = stored.get(ref)
             if old is not None:
+                self.m.objects_this_run.add(old.id)
                 if old.digest == digest:
                     self.counts.unchanged += len({(c.type, c.value) for c in cands})
                     continue
@@ -430,13 +577,22 @@ class _BatchWriter:
         ) + 1
         ids: dict[tuple[str, str], int] = {}
         indicator_rows: list[tuple[Any, ...]] = []
+        benign_rows: list[tuple[Any, ...]] = []
         provenance_rows: list[tuple[Any, ...]] = []
         claim_runs: list[dict[str, Any]] = []
+        published = 0
         run_at = self.m.run_at
-        for claim_values, (claim, run_keys) in self._runs_by_claim(keys, grouped):
+        for run_key, run_keys, first in self._first_versions(keys, grouped):
+            _, benign, claim_values = run_key
             run_ids = range(start + len(ids), start + len(ids) + len(run_keys))
             ids.update(zip(run_keys, run_ids, strict=True))
-            indicator_rows.extend(self._indicator_rows(run_ids, run_keys, claim))
+            rows = self._indicator_rows(run_ids, run_keys, first)
+            if benign is None:
+                indicator_rows.extend(rows)
+            else:
+                benign_rows.extend((*row, benign) for row in rows)
+            if first.published:
+                published += len(run_ids)
             if len(run_ids) < _MIN_SHARED_CLAIMS:
                 provenance_rows.extend(
                     (i, self.source_id, run_at, True, *claim_values) for i in run_ids
@@ -451,67 +607,87 @@ class _BatchWriter:
                     **dict(zip(_CLAIM_COLUMNS, claim_values, strict=True)),
                 }
             )
-        insert_tuples(
-            self.conn,
-            indicators,
-            ("id", "type", "value", "stix_id", "created", *_INDICATOR_STATE),
-            indicator_rows,
-        )
-        insert_tuples(
-            self.conn,
-            provenance,
-            ("indicator_id", "source_id", "first_reported", "active", *_CLAIM_COLUMNS),
-            provenance_rows,
-        )
+        # Few values are benign, so the rest leave out that column.
+        columns = ("id", "type", "value", "stix_id", "created", *_INDICATOR_STATE)
+        insert_tuples(self.conn, indicators, columns, indicator_rows)
+        insert_tuples(self.conn, indicators, (*columns, "benign"), benign_rows)
+        insert_tuples(self.conn, provenance, _NEW_PROVENANCE_COLUMNS, provenance_rows)
         self.claim_runs = claim_runs
-        self.new_ids = range(start, start + len(ids))
-        self.m.claimed_this_run.update(self.new_ids)
+        self.m.claimed_this_run.update(range(start, start + len(ids)))
+        # Only the published values get a first version. A value that is not
+        # active at first sight (known benign, or already past its validity)
+        # was never published, so there is nothing to withdraw.
+        self.new_ids = range(start, start + published)
         self.counts.new += len(keys)
         return ids
 
-    def _indicator_rows(
-        self, run_ids: range, run_keys: list[tuple[str, str]], claim: _Claim
-    ) -> list[tuple[Any, ...]]:
-        """Return the ``indicators`` rows of new values that share ``claim``."""
-        rows = []
-        first: _FirstVersion | None = None
-        run_at = self.m.run_at
-        for indicator_id, (kind, value) in zip(run_ids, run_keys, strict=True):
-            stix_id = stix_id_for(kind, value)
-            if first is None:
-                view = _first_view(stix_id, kind, value, claim, self.m)
-                first = _FirstVersion.of(view)
-            rows.append(
-                (
-                    indicator_id,
-                    kind,
-                    value,
-                    stix_id,
-                    run_at,
-                    *first.columns,
-                    finish_digest(first.state, kind, value),
-                )
+    def _first_versions(
+        self, keys: list[tuple[str, str]], grouped: dict[Any, list[Candidate]]
+    ) -> list[tuple[_RunKey, list[tuple[str, str]], _FirstVersion]]:
+        """Return the runs of new values with the first version they share.
+
+        Published runs come first, so that their ids form one range.
+        """
+        runs = []
+        for run_key, (claim, run_keys) in self._runs_by_claim(keys, grouped):
+            kind, value = run_keys[0]
+            view = _first_view(
+                stix_id_for(kind, value),
+                kind,
+                value,
+                claim,
+                self.m,
+                run_key[1],
+                self.sources,
             )
-        return rows
+            runs.append((run_key, run_keys, _FirstVersion.of(view)))
+        runs.sort(key=lambda run: not run[2].published)
+        return runs
+
+    def _indicator_rows(
+        self, run_ids: range, run_keys: list[tuple[str, str]], first: _FirstVersion
+    ) -> list[tuple[Any, ...]]:
+        """Return the ``indicators`` rows of new values that share ``first``.
+
+        The rows leave out the ``benign`` column, which the caller adds.
+        """
+        run_at = self.m.run_at
+        return [
+            (
+                indicator_id,
+                kind,
+                value,
+                stix_id_for(kind, value),
+                run_at,
+                *first.columns,
+                finish_digest(first.state, kind, value),
+            )
+            for indicator_id, (kind, value) in zip(run_ids, run_keys, strict=True)
+        ]
 
     def _runs_by_claim(
         self, keys: list[tuple[str, str]], grouped: dict[Any, list[Candidate]]
-    ) -> Iterable[tuple[tuple[Any, ...], tuple[_Claim, list[tuple[str, str]]]]]:
-        """Group new values by their claim's provenance values, in first-seen order.
+    ) -> Iterable[tuple[_RunKey, tuple[_Claim, list[tuple[str, str]]]]]:
+        """Group new values by type, benign mark and claim, in first-seen order.
 
+        The run key is (type, benign list, the claim's provenance values).
         Each group carries the claim of its first value; the others are equal.
         """
-        runs: dict[tuple[Any, ...], tuple[_Claim, list[tuple[str, str]]]] = {}
+        runs: dict[_RunKey, tuple[_Claim, list[tuple[str, str]]]] = {}
         # Most values come from one observation each with the same fields, so
         # their claim is computed once and their keys go straight to its run.
         runs_by_inputs: dict[tuple[Any, ...], list[tuple[str, str]]] = {}
+        match = None if self.m.benign is None else self.m.benign.match
         for key in keys:
             cands = grouped[key]
-            inputs = _lone_claim_inputs(cands)
+            kind, value = key
+            benign = None if match is None else match(_TYPES[kind], value)
+            inputs = _lone_claim_inputs(cands, kind, benign)
             run_keys = None if inputs is None else runs_by_inputs.get(inputs)
             if run_keys is None:
                 claim = self._claim_for(None, cands)
-                run_keys = runs.setdefault(_provenance_values(claim), (claim, []))[1]
+                run_key = (kind, benign, _provenance_values(claim))
+                run_keys = runs.setdefault(run_key, (claim, []))[1]
                 if inputs is not None:
                     runs_by_inputs[inputs] = run_keys
             run_keys.append(key)
@@ -528,7 +704,7 @@ class _BatchWriter:
         stored = self._load_provenance([row.id for row in existing.values()])
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
-        touched: set[int] = set()
+        touched = self._mark_benign(existing)
         for key, indicator in existing.items():
             old = stored.get(indicator.id)
             claim = self._claim_for(old, grouped[key])
@@ -559,6 +735,25 @@ class _BatchWriter:
                 updates,
             )
         return touched
+
+    def _mark_benign(self, existing: dict[tuple[str, str], Any]) -> set[int]:
+        """Write the known-benign mark of stored values where it changed."""
+        if self.m.benign is None:
+            return set()
+        changes = []
+        for (kind, value), row in existing.items():
+            name = self.benign_name(kind, value)
+            if name != row.benign:
+                changes.append({"b_id": row.id, "benign": name})
+        if changes:
+            self.conn.execute(
+                sa.update(indicators)
+                .where(indicators.c.id == sa.bindparam("b_id"))
+                .values(benign=sa.bindparam("benign")),
+                changes,
+            )
+        self.benign_changed = {change["b_id"] for change in changes}
+        return set(self.benign_changed)
 
     def _load_provenance(self, indicator_ids: list[int]) -> dict[int, Any]:
         found: dict[int, Any] = {}
@@ -591,6 +786,7 @@ class _BatchWriter:
                 observations=old.observations,
                 to_ids=old.to_ids,
                 valid_until=old.valid_until,
+                listed_at=old.listed_at,
             )
             stated = False
         else:
@@ -604,6 +800,7 @@ class _BatchWriter:
                 observations=0,
                 to_ids=False,
                 valid_until=None,
+                listed_at=self._listed_at(old),
             )
             stated = True
         firsts = [c.first_seen for c in cands if c.first_seen is not None]
@@ -623,11 +820,28 @@ class _BatchWriter:
             if cand.tlp is not None:
                 claim.tlp = int(cand.tlp)
             claim.tags.update(cand.tags)
-            _merge_context(claim.context, cand.context)
+            merge_context(claim.context, cand.context)
             claim.to_ids = claim.to_ids or cand.to_ids
             if cand.valid_until is not None:
                 claim.valid_until = max(claim.valid_until or 0, cand.valid_until)
         return claim
+
+    def _listed_at(self, old: Any) -> int | None:
+        """Return the time from which a claim of this run ages, if listed.
+
+        A value this source still lists keeps the time of the read that
+        first listed it, so re-reading an unchanged list changes nothing. An
+        active claim from an earlier one-off read becomes listed from the
+        time it was first reported, which keeps its age and its version.
+        """
+        listed_before: int | None = None if old is None else old.listed_at
+        if not self.m.complete_listing:
+            return listed_before
+        if old is not None and old.active:
+            return (
+                listed_before if listed_before is not None else int(old.first_reported)
+            )
+        return self.m.run_at
 
     # -- 3. claims of versioned source objects ------------------------------
 
@@ -692,7 +906,7 @@ class _BatchWriter:
             self.conn.execute(
                 sa.update(provenance)
                 .where(pc.source_id == self.source_id, pc.indicator_id.in_(chunk))
-                .values(active=False)
+                .values(active=False, delisted_at=None)
             )
         self.m.claimed_this_run.difference_update(gone)
         self.counts.withdrawn += len(gone)
@@ -704,54 +918,22 @@ class _BatchWriter:
         """Recompute stored records whose provenance changed; publish changes."""
         existing_ids = {row.id for row in existing.values()}
         rows = self._load_touched(touched, existing)
-        claims_by_indicator = self._load_all_provenance(touched)
-        now = now_us()
-        updates: list[dict[str, Any]] = []
-        superseded: list[dict[str, Any]] = []
-        for indicator_id in sorted(touched):
-            row = rows[indicator_id]
-            view = _aggregate(
-                row, claims_by_indicator.get(indicator_id, []), self.source_name, now
-            )
-            digest = view_digest(view)
-            if digest == row.digest:
-                continue
-            view = dataclasses.replace(view, modified=max(now, row.modified + 1))
-            updates.append(_indicator_update(indicator_id, view, digest))
-            # The version being replaced was rendered from this row; store it
-            # now, before the row changes.
-            superseded.append(
-                {"b_stix_id": row.stix_id, "body": render_body(indicator_view(row))}
-            )
-        published = {update["b_id"] for update in updates}
+        claims_by_indicator = load_provenance(self.conn, touched)
+        published = publish_changed(
+            self.conn, rows, claims_by_indicator, self.sources, self.m.clock()
+        )
         self.counts.updated += len(published & existing_ids)
         self.counts.unchanged += len(existing_ids - published)
-        if not updates:
-            return
-        so = stix_objects.c
-        self.conn.execute(
-            sa.update(stix_objects)
-            .where(so.stix_id == sa.bindparam("b_stix_id"), so.is_latest.is_(True))
-            .values(is_latest=False, body=sa.bindparam("body")),
-            superseded,
-        )
-        columns = [name for name in updates[0] if name != "b_id"]
-        self.conn.execute(
-            sa.update(indicators)
-            .where(indicators.c.id == sa.bindparam("b_id"))
-            .values({name: sa.bindparam(name) for name in columns}),
-            updates,
-        )
-        append_versions(self.conn, [update["b_id"] for update in updates])
-
-    def source_name(self, source_id: int) -> str:
-        """Return a source's name."""
-        return self.m.source_name(self.conn, source_id)
 
     def _load_touched(
         self, touched: set[int], existing: dict[Any, Any]
     ) -> dict[int, Any]:
-        rows = {row.id: row for row in existing.values() if row.id in touched}
+        # Rows whose benign mark changed are read again to see the change.
+        rows = {
+            row.id: row
+            for row in existing.values()
+            if row.id in touched and row.id not in self.benign_changed
+        }
         missing = [i for i in touched if i not in rows]
         for chunk in _chunks(missing):
             for row in self.conn.execute(
@@ -760,14 +942,122 @@ class _BatchWriter:
                 rows[row.id] = row
         return rows
 
-    def _load_all_provenance(self, touched: set[int]) -> dict[int, list[Any]]:
-        found: dict[int, list[Any]] = defaultdict(list)
-        for chunk in _chunks(sorted(touched)):
-            for row in self.conn.execute(
-                sa.select(provenance).where(provenance.c.indicator_id.in_(chunk))
-            ):
-                found[row.indicator_id].append(row)
-        return found
+
+def republish(
+    conn: Connection, indicator_ids: Iterable[int], *, now: int | None = None
+) -> int:
+    """Recompute the published view of indicators; publish those that changed.
+
+    Each view is computed from the indicator's row and all its provenance, as
+    the merge computes it, at ``now`` (µs since the epoch, default the current
+    time). A new version is appended for each indicator whose digest changed.
+    Returns how many changed. The caller has opened a write transaction
+    (:func:`medisac.store.engine.begin_write`).
+    """
+    ids = sorted(set(indicator_ids))
+    if not ids:
+        return 0
+    rows: dict[int, Any] = {}
+    for chunk in _chunks(ids):
+        rows.update(
+            (row.id, row)
+            for row in conn.execute(
+                sa.select(indicators).where(indicators.c.id.in_(chunk))
+            )
+        )
+    claims_by_indicator = load_provenance(conn, rows)
+    when = now_us() if now is None else now
+    lookup = SourceCache().lookup(conn)
+    return len(publish_changed(conn, rows, claims_by_indicator, lookup, when))
+
+
+def load_provenance(
+    conn: Connection, indicator_ids: Iterable[int]
+) -> dict[int, list[Any]]:
+    """Return every provenance row of the given indicators, by indicator id."""
+    found: dict[int, list[Any]] = defaultdict(list)
+    for chunk in _chunks(sorted(indicator_ids)):
+        for row in conn.execute(
+            sa.select(provenance).where(provenance.c.indicator_id.in_(chunk))
+        ):
+            found[row.indicator_id].append(row)
+    return found
+
+
+def publish_changed(
+    conn: Connection,
+    rows: dict[int, Any],
+    claims_by_indicator: dict[int, list[Any]],
+    sources_of: SourceLookup,
+    now: int,
+) -> set[int]:
+    """Publish a new version of each indicator whose recomputed view changed.
+
+    ``rows`` are ``indicators`` rows by id, and ``claims_by_indicator`` all
+    their provenance rows. Each view is computed at its new ``modified``
+    time, at or after ``now`` (µs). A view that is not active and replaces
+    no published version updates the row but publishes nothing. Returns the
+    ids of the indicators whose row changed.
+    """
+    updates: list[dict[str, Any]] = []
+    hidden: list[int] = []
+    for indicator_id in sorted(rows):
+        row = rows[indicator_id]
+        at = max(now, row.modified + 1)
+        view = aggregate(row, claims_by_indicator.get(indicator_id, []), sources_of, at)
+        digest = view_digest(view)
+        if digest == row.digest:
+            continue
+        view = dataclasses.replace(view, modified=at)
+        updates.append(_indicator_update(indicator_id, view, digest))
+        if view.state is not State.ACTIVE:
+            hidden.append(indicator_id)
+    if not updates:
+        return set()
+    published = _published_ids(conn, [rows[i].stix_id for i in hidden])
+    versioned = [
+        update["b_id"]
+        for update in updates
+        if update["b_id"] not in hidden or rows[update["b_id"]].stix_id in published
+    ]
+    so = stix_objects.c
+    if versioned:
+        # The version being replaced was rendered from this row; store it
+        # now, before the row changes.
+        superseded = [
+            {"b_stix_id": rows[i].stix_id, "body": render_body(indicator_view(rows[i]))}
+            for i in versioned
+        ]
+        conn.execute(
+            sa.update(stix_objects)
+            .where(so.stix_id == sa.bindparam("b_stix_id"), so.is_latest.is_(True))
+            .values(is_latest=False, body=sa.bindparam("body")),
+            superseded,
+        )
+    columns = [name for name in updates[0] if name != "b_id"]
+    conn.execute(
+        sa.update(indicators)
+        .where(indicators.c.id == sa.bindparam("b_id"))
+        .values({name: sa.bindparam(name) for name in columns}),
+        updates,
+    )
+    append_versions(conn, versioned)
+    return {update["b_id"] for update in updates}
+
+
+def _published_ids(conn: Connection, stix_ids: list[str]) -> set[str]:
+    """Return which of these STIX ids have a published version."""
+    found: set[str] = set()
+    so = stix_objects.c
+    for chunk in _chunks(stix_ids):
+        found.update(
+            conn.execute(
+                sa.select(so.stix_id).where(
+                    so.stix_id.in_(chunk), so.is_latest.is_(True)
+                )
+            ).scalars()
+        )
+    return found
 
 
 def insert_rows(
@@ -998,136 +1288,58 @@ _STIX_OBJECT_COLUMNS = (
 )
 
 
-def _aggregate(
-    row: Any, rows: list[Any], source_name: Callable[[int], str], now: int
-) -> IndicatorView:
-    """Compute an indicator's published view from all its provenance rows.
-
-    A value whose ``valid_until`` is at or before ``now`` (µs) is expired.
-    Confidence is the highest of the active sources' (until scoring weighs
-    reliability and corroboration); TLP is the most restrictive of the active
-    sources'. An analyst's TLP or confidence overrides both.
-    """
-    active = [p for p in rows if p.active] or []
-    basis = active or rows
-    tags: set[str] = set()
-    context: dict[str, Any] = {}
-    for prov in basis:
-        tags.update(orjson.loads(prov.tags))
-        _merge_context(context, orjson.loads(prov.context))
-    confidence = max((p.confidence for p in basis), default=0)
-    tlp = max((p.tlp for p in basis), default=int(TLP.AMBER))
-    if row.analyst_confidence is not None:
-        confidence = row.analyst_confidence
-    if row.analyst_tlp is not None:
-        tlp = row.analyst_tlp
-    # Analyst decisions (false positive, revoked) stand; the sources decide
-    # only between active and expired.
-    state = State(row.state)
-    if state is State.ACTIVE and not active:
-        state = State.EXPIRED
-    elif state is State.EXPIRED and active:
-        state = State.ACTIVE
-    # A value stays valid while any source still vouches for it without end.
-    ends = [p.valid_until for p in basis]
-    valid_until = None if None in ends else max(ends)
-    if state is State.ACTIVE and valid_until is not None and valid_until <= now:
-        state = State.EXPIRED
-    sources_seen = tuple(
-        sorted(
-            (
-                SourceClaim(
-                    source=source_name(p.source_id),
-                    confidence=p.confidence,
-                    tlp=TLP(p.tlp),
-                    first_seen=p.first_seen,
-                    last_seen=p.last_seen,
-                    ref=None,
-                )
-                for p in active
-            ),
-            key=lambda claim: claim.source,
-        )
-    )
-    sorted_tags = tuple(sorted(tags))
-    return IndicatorView(
-        stix_id=row.stix_id,
-        type=IndicatorType(row.type),
-        value=row.value,
-        state=state,
-        confidence=int(confidence),
-        tlp=TLP(tlp),
-        first_seen=min(p.first_seen for p in basis),
-        last_seen=max(p.last_seen for p in basis),
-        valid_until=valid_until,
-        created=row.created,
-        modified=row.modified,
-        tags=sorted_tags,
-        context=context,
-        healthcare=is_healthcare(sorted_tags),
-        to_ids=any(p.to_ids for p in basis),
-        sources=sources_seen,
-    )
-
-
 def stale_digests(conn: Connection) -> list[int]:
     """Return ids of indicators whose stored digest differs from a recomputation.
 
-    An empty list means every record's published state follows from its
-    provenance. Anything else is a merge defect, or a ``valid_until`` that
-    has passed since the record was last merged.
+    Each record is recomputed at its ``modified`` time, the time its view was
+    computed. An empty list means every record's published state follows
+    from its provenance; anything else is a merge defect.
     """
-    now = now_us()
-    names = {row.id: row.name for row in conn.execute(sa.select(sources))}
+    lookup = SourceCache().lookup(conn)
     by_indicator: dict[int, list[Any]] = defaultdict(list)
     for prov in conn.execute(sa.select(provenance)):
         by_indicator[prov.indicator_id].append(prov)
     stale = []
     for row in conn.execute(sa.select(indicators)):
-        view = _aggregate(row, by_indicator[row.id], names.__getitem__, now)
+        view = aggregate(row, by_indicator[row.id], lookup, row.modified)
         if view_digest(view) != row.digest:
             stale.append(row.id)
     return stale
 
 
 def _first_view(
-    stix_id: str, kind: str, value: str, claim: _Claim, merger: Merger
+    stix_id: str,
+    kind: str,
+    value: str,
+    claim: _Claim,
+    merger: Merger,
+    benign: str | None,
+    sources_of: SourceLookup,
 ) -> IndicatorView:
     """Build the view of a new indicator whose only provenance is ``claim``.
 
-    It equals what :func:`_aggregate` computes from the stored rows (a test
-    checks this), without reading them back.
+    It is what :func:`aggregate` computes from the rows the merge stores
+    for the value, without reading them back.
     """
-    tags = tuple(sorted(claim.tags))
-    tlp = TLP(claim.tlp)
-    expired = claim.valid_until is not None and claim.valid_until <= merger.run_at
-    return IndicatorView(
+    row = SimpleNamespace(
         stix_id=stix_id,
-        type=IndicatorType(kind),
+        type=kind,
         value=value,
-        state=State.EXPIRED if expired else State.ACTIVE,
-        confidence=claim.confidence,
-        tlp=tlp,
-        first_seen=claim.first_seen,
-        last_seen=claim.last_seen,
-        valid_until=claim.valid_until,
+        state=State.ACTIVE.value,
+        analyst_confidence=None,
+        analyst_tlp=None,
+        analyst_healthcare=None,
+        benign=benign,
         created=merger.run_at,
         modified=merger.run_at,
-        tags=tags,
-        context=claim.context,
-        healthcare=is_healthcare(tags),
-        to_ids=claim.to_ids,
-        sources=(
-            SourceClaim(
-                source=merger.source.name,
-                confidence=claim.confidence,
-                tlp=tlp,
-                first_seen=claim.first_seen,
-                last_seen=claim.last_seen,
-                ref=None,
-            ),
-        ),
     )
+    prov = SimpleNamespace(
+        source_id=merger.source.id,
+        first_reported=merger.run_at,
+        active=True,
+        **_provenance_row(claim),
+    )
+    return aggregate(row, [prov], sources_of, merger.run_at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -1142,6 +1354,11 @@ class _FirstVersion:
 
     columns: tuple[Any, ...]
     state: hashlib.blake2b
+
+    @property
+    def published(self) -> bool:
+        """Tell whether the view is active, so that it gets a version."""
+        return bool(self.columns[0] == State.ACTIVE.value)
 
     @classmethod
     def of(cls, view: IndicatorView) -> _FirstVersion:
@@ -1169,6 +1386,8 @@ def _provenance_values(claim: _Claim) -> tuple[Any, ...]:
         claim.observations,
         claim.to_ids,
         claim.valid_until,
+        claim.listed_at,
+        None,
     )
 
 
@@ -1180,34 +1399,15 @@ def _differs(old: Any, row: dict[str, Any]) -> bool:
     return any(getattr(old, name) != value for name, value in row.items())
 
 
-def _merge_context(into: dict[str, Any], extra: dict[str, Any]) -> None:
-    """Merge context maps; list values and differing scalars become sorted lists."""
-    for name, value in extra.items():
-        if name not in into:
-            into[name] = value
-            continue
-        current = into[name]
-        if current == value:
-            continue
-        items = current if isinstance(current, list) else [current]
-        more = value if isinstance(value, list) else [value]
-        merged = list(items)
-        for item in more:
-            if item not in merged:
-                merged.append(item)
-        try:
-            merged.sort()
-        except TypeError:
-            merged.sort(key=repr)
-        into[name] = merged
+def _lone_claim_inputs(
+    cands: list[Candidate], kind: str, benign: str | None
+) -> tuple[Any, ...] | None:
+    """Return what a new value's first view reads from a lone candidate, as a key.
 
-
-def _lone_claim_inputs(cands: list[Candidate]) -> tuple[Any, ...] | None:
-    """Return the fields a new claim reads from a lone candidate, as a dict key.
-
-    These are the fields that :meth:`_BatchWriter._claim_for` reads, so keep
-    the two in step. Returns None for several candidates, and for a
-    candidate with context, since a dict cannot be part of a key.
+    The key is the value's type and known-benign list, and the fields
+    that :meth:`_BatchWriter._claim_for` reads, so keep the two in step.
+    Returns None for several candidates, and for a candidate with context,
+    since a dict cannot be part of a key.
     """
     if len(cands) != 1:
         return None
@@ -1215,6 +1415,8 @@ def _lone_claim_inputs(cands: list[Candidate]) -> tuple[Any, ...] | None:
     if cand.context:
         return None
     return (
+        kind,
+        benign,
         cand.first_seen,
         cand.last_seen,
         cand.valid_until,
@@ -1235,9 +1437,16 @@ def _claim_digest(cands: list[Candidate]) -> str:
 
 
 def _group(batch: Iterable[Candidate]) -> dict[tuple[str, str], list[Candidate]]:
-    grouped: dict[tuple[str, str], list[Candidate]] = defaultdict(list)
+    grouped: dict[tuple[str, str], list[Candidate]] = {}
+    # A dict lookup costs a quarter of reading an enum member's value.
+    names = _TYPE_NAMES
     for cand in batch:
-        grouped[(cand.type.value, cand.value)].append(cand)
+        key = (names[cand.type], cand.value)
+        found = grouped.get(key)
+        if found is None:
+            grouped[key] = [cand]
+        else:
+            found.append(cand)
     return grouped
 
 

@@ -100,6 +100,9 @@ indicators = Table(
     Column("digest", String(32), nullable=False),
     UniqueConstraint("type", "value"),
 )
+# Finds the active indicators whose valid_until has passed without reading
+# the expired ones, which keep their valid_until.
+Index("ix_indicators_state_valid_until", indicators.c.state, indicators.c.valid_until)
 
 provenance = Table(
     "provenance",
@@ -123,6 +126,16 @@ provenance = Table(
     # False once the source revoked or superseded its claim.
     Column("active", Boolean, nullable=False, default=True),
     Column("to_ids", Boolean, nullable=False, default=True),
+    # For a claim from a complete listing (a feed poll): the time from which
+    # it ages. Set when a read first lists the value, and moved forward when
+    # the value comes due while its source still lists it. NULL for claims
+    # from other ingests, which age from ``last_seen``.
+    Column("listed_at", BigInteger),
+    # When a complete read of the source that ended without an error first
+    # no longer listed the value. Such a claim is inactive but still counts,
+    # ageing from this time, while a withdrawn claim (NULL here) counts for
+    # nothing.
+    Column("delisted_at", BigInteger),
     UniqueConstraint("indicator_id", "source_id"),
 )
 Index("ix_provenance_source_id", provenance.c.source_id)
