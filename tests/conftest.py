@@ -12,6 +12,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+# `medisac init` enables the catalogue's default feeds on a new store, which
+# the scheduler of `medisac serve` would then fetch from the internet. Tests,
+# and the commands they start, never do.
+os.environ["MEDISAC_DEFAULT_FEEDS"] = "none"
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 

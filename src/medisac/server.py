@@ -2,20 +2,46 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
 from medisac import __version__
+from medisac.feeds.scheduler import FeedScheduler
 from medisac.settings import Settings
 from medisac.taxii.app import TAXII_MOUNT_PATH, create_taxii_app
 
 
-def create_app(engine: Engine, settings: Settings) -> FastAPI:
+def create_app(
+    engine: Engine, settings: Settings, *, run_feeds: bool = False
+) -> FastAPI:
     """Build the server over the store behind ``engine``.
 
     TAXII 2.1 is mounted at ``/taxii2``; the JSON API and the portal join it
-    on the same server later.
+    on the same server later. With ``run_feeds`` the feed scheduler starts
+    with the application (in its lifespan) and stops with it.
     """
-    app = FastAPI(title="medisac", version=__version__, docs_url=None, redoc_url=None)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if not run_feeds:
+            yield
+            return
+        scheduler = FeedScheduler(engine, max_input_bytes=settings.max_input_bytes)
+        scheduler.start()
+        try:
+            yield
+        finally:
+            scheduler.shutdown()
+
+    app = FastAPI(
+        title="medisac",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
     app.mount(TAXII_MOUNT_PATH, create_taxii_app(engine, settings))
     return app

@@ -1,4 +1,4 @@
-"""Fixtures for the feed client tests: scripted TAXII servers on 127.0.0.1."""
+"""Fixtures for the feed tests: scripted TAXII and feed servers on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from tests.feeds.feedserver import FeedServer
 from tests.feeds.mock_taxii import Exchange, Forbidden, MockTaxiiServer
 
 StartServer = Callable[..., MockTaxiiServer]
@@ -26,3 +27,11 @@ def mock_taxii() -> Iterator[StartServer]:
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def feed_server() -> Iterator[FeedServer]:
+    """An HTTP server on 127.0.0.1 whose routes the test sets."""
+    server = FeedServer()
+    yield server
+    server.stop()

@@ -15,7 +15,10 @@ from rich.logging import RichHandler
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from medisac import __version__
+from medisac.cli import allow as allow_cmd
+from medisac.cli import analyst as analyst_cmd
 from medisac.cli import export as export_cmd
+from medisac.cli import feeds as feeds_cmd
 from medisac.cli import ingest as ingest_cmd
 from medisac.cli import serve as serve_cmd
 from medisac.cli import store as store_cmd
@@ -65,6 +68,9 @@ store_cmd.register(app)
 ingest_cmd.register(app)
 serve_cmd.register(app)
 export_cmd.register(app)
+allow_cmd.register(app)
+analyst_cmd.register(app)
+feeds_cmd.register(app)
 
 
 def run() -> None:

@@ -1,4 +1,4 @@
-"""``medisac serve``: the TAXII 2.1 server (and later the API and portal)."""
+"""``medisac serve``: the TAXII 2.1 server and the feed scheduler."""
 
 from __future__ import annotations
 
@@ -19,12 +19,19 @@ def serve(
     port: Annotated[
         int | None, typer.Option(help="TCP port to listen on (MEDISAC_PORT).")
     ] = None,
+    no_scheduler: Annotated[
+        bool,
+        typer.Option(
+            "--no-scheduler",
+            help="Serve only; do not poll feeds (run them with `medisac feeds run`).",
+        ),
+    ] = False,
     db: DbOption = None,
 ) -> None:
-    """Serve TAXII 2.1 on 127.0.0.1:8700 unless told otherwise."""
+    """Serve TAXII 2.1 on 127.0.0.1:8700 and poll due feeds in the background."""
     settings = Settings.from_env(db=db, host=host, port=port)
     engine = open_store(settings)
-    app = create_app(engine, settings)
+    app = create_app(engine, settings, run_feeds=not no_scheduler)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
 import sqlalchemy as sa
@@ -13,6 +13,7 @@ from rich.table import Table
 
 from medisac.cli.options import DbOption, open_store
 from medisac.errors import NormalizationError
+from medisac.feeds.catalogue import default_feed_names, enable_entry
 from medisac.model import TLP
 from medisac.model.time import format_rfc3339
 from medisac.normalize import normalize
@@ -28,13 +29,27 @@ console = Console()
 OPERATOR_KEY_NAME = "operator"
 
 
-def init(db: DbOption = None) -> None:
+def init(
+    db: DbOption = None,
+    no_default_feeds: Annotated[
+        bool,
+        typer.Option(
+            "--no-default-feeds",
+            help="Enable no catalogue feed on a new store (as "
+            "MEDISAC_DEFAULT_FEEDS=none does).",
+        ),
+    ] = False,
+) -> None:
     """Create the store, or migrate it to this version's schema.
 
-    On a new store this also creates the operator key: MEDISAC_OPERATOR_KEY when
-    it is set, otherwise a random key that is printed once, on the last line.
+    On a new store this also enables the default catalogue feeds (see
+    `medisac feeds catalogue`; MEDISAC_DEFAULT_FEEDS=none or a comma-separated
+    list of names changes the set) and creates the operator key:
+    MEDISAC_OPERATOR_KEY when it is set, otherwise a random key that is
+    printed once, on the last line.
     """
     settings = Settings.from_env(db=db)
+    feeds = [] if no_default_feeds else default_feed_names()
     engine = create_engine(settings.db)
     before, head = upgrade(engine)
     with begin_write(engine) as conn:
@@ -50,10 +65,18 @@ def init(db: DbOption = None) -> None:
             key = create_key(
                 conn, OPERATOR_KEY_NAME, "read,submit,admin", from_env or None
             )
+        enabled = []
+        if before is None:
+            enabled = [name for name in feeds if enable_entry(conn, name)]
     state = "created" if before is None else f"migrated from {before}"
     if before == head:
         state = "already current"
     typer.echo(f"store {engine.url.render_as_string()}: {state} (schema {head})")
+    if enabled:
+        typer.echo(
+            f"feeds enabled: {', '.join(enabled)} (they run with `medisac serve` "
+            "or `medisac feeds run`)"
+        )
     if key is not None and not from_env:
         typer.echo("operator key (shown once; keep it safe):")
         typer.echo(key)

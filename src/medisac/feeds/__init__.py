@@ -1,10 +1,14 @@
-"""Collecting from remote feeds: the TAXII 2.1 client and its path into the store.
+"""Collecting from feeds: sources as data, their kinds, runs and schedule.
 
-:mod:`.taxii` pulls a TAXII 2.1 collection page by page from a cursor,
-:mod:`.taxiiingest` stores each page with the ingest loop and moves the cursor
-only past committed pages, and :mod:`.fetch` sends the HTTP requests with
-timeouts, a size limit and hidden credentials. Saving the cursor between runs
-is the caller's job.
+:mod:`.registry` keeps feeds as rows of the ``sources`` table and
+:mod:`.catalogue` lists well-known public feeds that can be enabled by name.
+:mod:`.runner` runs one feed of any kind (file, HTTP, TAXII 2.1, MISP feed)
+and records its health, :mod:`.guard` allows one run per feed at a time, and
+:mod:`.scheduler` polls due feeds inside ``medisac serve``. Below them,
+:mod:`.fetch` sends HTTP requests with timeouts, a size limit and hidden
+credentials, :mod:`.httpfeed` downloads one feed body, :mod:`.taxii` and
+:mod:`.taxiiingest` pull a TAXII collection page by page from a cursor, and
+:mod:`.mispfeed` reads a MISP feed's manifest.
 """
 
 from medisac.feeds.taxii import (

@@ -24,8 +24,10 @@ import logging
 import time
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from types import TracebackType
+from typing import IO
 from urllib.parse import urlsplit
 
 import httpx
@@ -97,6 +99,52 @@ class SecretAuth(httpx.Auth):
         return f"SecretAuth({self.scheme!r}, {self._credentials!r})"
 
 
+class TransientFeedError(FeedError):
+    """A fetch failure that may pass: a timeout, a network error, 429 or 5xx.
+
+    ``retry_after`` is the server's ``Retry-After`` in seconds, when it sent one.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        reason: str,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(url, reason, status)
+        self.retry_after = retry_after
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Read a ``Retry-After`` header (seconds or an HTTP date) as seconds."""
+    if value is None:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        moment = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        return None
+    return max(0.0, moment.timestamp() - time.time())
+
+
+@dataclass(frozen=True, slots=True)
+class DownloadedResponse:
+    """The outcome of :meth:`FeedHttpClient.download`: 200 or 304.
+
+    ``size`` is the count of decoded bytes written, 0 for a 304.
+    """
+
+    url: str
+    status: int
+    headers: httpx.Headers
+    size: int
+
+
 @dataclass(frozen=True, slots=True)
 class FetchedResponse:
     """A successful (200) response, read in full within the limits."""
@@ -158,6 +206,72 @@ class FeedHttpClient:
             response.close()
         log.debug("GET %s: %d bytes", request_url, len(body))
         return FetchedResponse(request_url, response.headers, body)
+
+    def download(
+        self, url: str, target: IO[bytes], headers: Mapping[str, str]
+    ) -> DownloadedResponse:
+        """Send a GET with ``headers`` and write a 200 body to ``target``.
+
+        A 304 (Not Modified) returns with nothing written. Raises
+        :class:`FeedError` as :meth:`get` does; its subclass
+        :class:`TransientFeedError` marks a failure worth retrying (a
+        timeout, a network failure, HTTP 429 or 5xx). Bytes written before
+        an error stay in ``target``, so the caller must discard it.
+        """
+        request = self._client.build_request("GET", url, headers=dict(headers))
+        request_url = str(request.url)
+        deadline = time.monotonic() + self.timeout
+        try:
+            response = self._client.send(request, stream=True)
+        except httpx.TimeoutException as exc:
+            raise TransientFeedError(request_url, self._timed_out()) from exc
+        except httpx.HTTPError as exc:
+            raise TransientFeedError(request_url, self._failed(exc)) from exc
+        try:
+            status = response.status_code
+            if status == HTTPStatus.NOT_MODIFIED:
+                return DownloadedResponse(request_url, status, response.headers, 0)
+            if status != HTTPStatus.OK:
+                reason = self._status_reason(response)
+                if status == HTTPStatus.TOO_MANY_REQUESTS or status >= 500:
+                    wait = retry_after_seconds(response.headers.get("Retry-After"))
+                    raise TransientFeedError(request_url, reason, status, wait)
+                raise FeedError(request_url, reason, status)
+            size = self._write_body(response, request_url, deadline, target)
+        finally:
+            response.close()
+        log.debug("GET %s: %d bytes", request_url, size)
+        return DownloadedResponse(request_url, HTTPStatus.OK, response.headers, size)
+
+    def _write_body(
+        self,
+        response: httpx.Response,
+        request_url: str,
+        deadline: float,
+        target: IO[bytes],
+    ) -> int:
+        declared = response.headers.get("Content-Length", "")
+        encoded = response.headers.get("Content-Encoding", "identity") != "identity"
+        if declared.isdigit() and not encoded and int(declared) > self.max_bytes:
+            raise FeedError(request_url, self._too_large(int(declared)))
+        size = 0
+        try:
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > self.max_bytes:
+                    raise FeedError(request_url, self._too_large(None))
+                if time.monotonic() > deadline:
+                    raise TransientFeedError(request_url, self._timed_out())
+                target.write(chunk)
+        except httpx.TimeoutException as exc:
+            raise TransientFeedError(request_url, self._timed_out()) from exc
+        except httpx.DecodingError as exc:
+            raise FeedError(
+                request_url, f"the compressed body is corrupt: {exc}"
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise TransientFeedError(request_url, self._failed(exc)) from exc
+        return size
 
     def _read_body(
         self, response: httpx.Response, request_url: str, deadline: float
@@ -274,12 +388,14 @@ def _read_head(response: httpx.Response, size: int) -> bytes:
     return b"".join(chunks)[:size]
 
 
-def check_http_url(url: str) -> str:
+def check_http_url(url: str, *, allow_query: bool = False) -> str:
     """Return ``url`` when it is an absolute http or https URL without credentials.
 
     Raises :class:`FeedError` for another scheme, a missing host, a user name
-    or password inside the URL (which would show in every message), a query
-    or a fragment. The message shows the URL without its credentials.
+    or password inside the URL (which would show in every message), a
+    fragment, or a query unless ``allow_query``. A TAXII collection URL takes
+    no query, because the client sets the query itself. The message shows
+    the URL without its credentials.
     """
     try:
         parts = urlsplit(url)
@@ -299,8 +415,10 @@ def check_http_url(url: str) -> str:
         )
     if port == 0:
         raise FeedError(shown, "port 0 is not a valid port")
-    if parts.query or parts.fragment:
-        raise FeedError(shown, "the URL has a query or fragment; remove it")
+    if parts.fragment:
+        raise FeedError(shown, "the URL has a fragment; remove it")
+    if parts.query and not allow_query:
+        raise FeedError(shown, "the URL has a query; remove it")
     return url
 
 
