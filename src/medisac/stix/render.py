@@ -51,8 +51,9 @@ def render_indicator(view: IndicatorView) -> dict[str, Any]:
     for detection and ``anomalous-activity`` for values every source marked
     as context only (MISP ``to_ids`` false). An analyst's revocation or false
     positive renders as ``revoked``, which STIX makes final; a value that no
-    source reports any more (``expired``) gets ``valid_until`` instead, since
-    a source may report it again. ``x_medisac_state`` names the state. Raises
+    source reports any more (``expired``) or that a known-benign list holds
+    (``benign``) gets ``valid_until`` instead, since a source may report it
+    again or the list may drop it. ``x_medisac_state`` names the state. Raises
     :class:`medisac.errors.NormalizationError` if an address value cannot be
     rendered as a pattern.
     """
@@ -73,23 +74,25 @@ def render_indicator(view: IndicatorView) -> dict[str, Any]:
         "valid_from": format_rfc3339(view.first_seen),
         "confidence": view.confidence,
         "object_marking_refs": [view.tlp.marking_id],
-        "x_medisac_type": view.type.value,
-        "x_medisac_state": view.state.value,
+        # orjson writes an enum member as its value.
+        "x_medisac_type": view.type,
+        "x_medisac_state": view.state,
         "x_medisac_healthcare": view.healthcare,
         "x_medisac_to_ids": view.to_ids,
         "x_medisac_last_seen": format_rfc3339(view.last_seen),
     }
     valid_until = view.valid_until
-    if view.state is State.EXPIRED:
-        # No source reports the value any more: it stops being valid now, and
-        # may become valid again in a later version, which revocation forbids.
+    if view.state in _ENDED:
+        # No source reports the value any more, or it is known to be benign:
+        # it stops being valid now, and may become valid again in a later
+        # version, which revocation forbids.
         valid_until = min(valid_until or view.modified, view.modified)
     # STIX requires valid_until to be later than valid_from.
     if valid_until is not None and valid_until > view.first_seen:
         body["valid_until"] = format_rfc3339(valid_until)
     if view.tags:
         body["labels"] = sorted(set(view.tags))
-    if view.state in (State.REVOKED, State.FALSE_POSITIVE):
+    if view.state in _REVOKED:
         body["revoked"] = True
     if len(view.sources) == 1:
         body["external_references"] = [_external_reference(view.sources[0])]
@@ -101,6 +104,12 @@ def render_indicator(view: IndicatorView) -> dict[str, Any]:
     if view.context:
         body["x_medisac_context"] = dict(view.context)
     return body
+
+
+# States that end an indicator's validity for now, and states that end it
+# for good.
+_ENDED = frozenset({State.EXPIRED, State.BENIGN})
+_REVOKED = frozenset({State.REVOKED, State.FALSE_POSITIVE})
 
 
 @lru_cache(maxsize=1024)

@@ -9,6 +9,7 @@ next version replaces them. This keeps ingest from writing each object twice.
 from __future__ import annotations
 
 import hashlib
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -137,45 +138,75 @@ def sources_json(claims: tuple[SourceClaim, ...]) -> str:
     ).decode()
 
 
+# Column readers for indicator_view, one per prefix. attrgetter reads all the
+# columns in one C call, which matters when a TAXII page renders 1,000 rows.
+_READERS = {
+    prefix: attrgetter(*(prefix + name for name in _VIEW_FIELDS))
+    for prefix in ("", VIEW_PREFIX)
+}
+_TYPES = {member.value: member for member in IndicatorType}
+_STATES = {member.value: member for member in State}
+_TLPS = {int(member): member for member in TLP}
+
+
 def indicator_view(row: Any, prefix: str = "") -> IndicatorView:
     """Build the published view from an ``indicators`` row.
 
     ``prefix`` is :data:`VIEW_PREFIX` for rows selected with
     :data:`VIEW_COLUMNS`, and empty for rows of the table itself.
     """
-
-    def get(name: str) -> Any:
-        return getattr(row, prefix + name)
-
+    (
+        stix_id,
+        kind,
+        value,
+        state,
+        confidence,
+        tlp,
+        first_seen,
+        last_seen,
+        valid_until,
+        created,
+        modified,
+        tags,
+        context,
+        healthcare,
+        to_ids,
+        sources,
+    ) = _READERS[prefix](row)
     claims = tuple(
         SourceClaim(
             source=source,
-            confidence=confidence,
-            tlp=TLP(tlp),
-            first_seen=first_seen,
-            last_seen=last_seen,
+            confidence=claim_confidence,
+            tlp=_TLPS[claim_tlp],
+            first_seen=claim_first_seen,
+            last_seen=claim_last_seen,
             ref=ref,
         )
-        for source, confidence, tlp, first_seen, last_seen, ref in orjson.loads(
-            get("sources")
-        )
+        for (
+            source,
+            claim_confidence,
+            claim_tlp,
+            claim_first_seen,
+            claim_last_seen,
+            ref,
+        ) in orjson.loads(sources)
     )
     return IndicatorView(
-        stix_id=get("stix_id"),
-        type=IndicatorType(get("type")),
-        value=get("value"),
-        state=State(get("state")),
-        confidence=get("confidence"),
-        tlp=TLP(get("tlp")),
-        first_seen=get("first_seen"),
-        last_seen=get("last_seen"),
-        valid_until=get("valid_until"),
-        created=get("created"),
-        modified=get("modified"),
-        tags=tuple(orjson.loads(get("tags"))),
-        context=orjson.loads(get("context")),
-        healthcare=bool(get("healthcare")),
-        to_ids=bool(get("to_ids")),
+        stix_id=stix_id,
+        type=_TYPES[kind],
+        value=value,
+        state=_STATES[state],
+        confidence=confidence,
+        tlp=_TLPS[tlp],
+        first_seen=first_seen,
+        last_seen=last_seen,
+        valid_until=valid_until,
+        created=created,
+        modified=modified,
+        tags=tuple(orjson.loads(tags)),
+        context=orjson.loads(context),
+        healthcare=bool(healthcare),
+        to_ids=bool(to_ids),
         sources=claims,
     )
 
