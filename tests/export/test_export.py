@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import stix2
 from stix2patterns.pattern import Pattern
 from stix2patterns.validator import run_validator
 from stix2validator import ValidationOptions, validate_string
@@ -159,14 +160,41 @@ def test_b29_name_and_hash(store: Store, cases_dir: Path) -> None:
 
 def test_b31_context_values_not_in_blocklists(store: Store, cases_dir: Path) -> None:
     ingest_paths(store.engine, [cases_dir / "B31-to-ids-and-benign.json"], fmt="misp")
-    context_only = {
-        o["name"]
-        for o in indicators_of(stix_bundle(store))
-        if o["indicator_types"] == ["anomalous-activity"]
+    bundle = stix_bundle(store)
+    assert_valid(bundle)
+    observables = {o["value"]: o for o in bundle["objects"] if o["type"] == "ipv4-addr"}
+    # Flagged for context only: an observable, never an indicator or a
+    # blocklist entry.
+    assert "198.51.100.23" in observables
+    assert observables["198.51.100.23"]["x_medisac_to_ids"] is False
+    names = {o["name"] for o in indicators_of(bundle)}
+    assert "198.51.100.23" not in names
+    assert "198.51.100.23" not in plain_values(store)
+    # Flagged for detection: an indicator and a blocklist entry.
+    assert "203.0.113.99" in names
+    assert "203.0.113.99" in plain_values(store)
+
+
+def test_context_observable_ids_match_stix2(store: Store, tmp_path: Path) -> None:
+    event = {
+        "Event": {
+            "uuid": "5a1b2c3d-0000-4000-8000-000000000031",
+            "info": "context only",
+            "Attribute": [
+                {"type": "domain", "value": "ctx.example.org", "to_ids": False},
+                {"type": "sha256", "value": "ab" * 32, "to_ids": False},
+            ],
+        }
     }
-    assert context_only
-    values = set(plain_values(store))
-    assert not values & context_only
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps(event))
+    ingest_paths(store.engine, [path], fmt="misp")
+    bundle = stix_bundle(store)
+    assert_valid(bundle)
+    ids = {o["id"] for o in bundle["objects"]}
+    assert stix2.DomainName(value="ctx.example.org").id in ids
+    assert stix2.File(hashes={"SHA-256": "ab" * 32}).id in ids
+    assert not indicators_of(bundle)
 
 
 def test_b04_exports_punycode(store: Store, cases_dir: Path) -> None:

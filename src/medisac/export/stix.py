@@ -1,4 +1,9 @@
-"""A STIX 2.1 bundle of the selected indicators, with their markings."""
+"""A STIX 2.1 bundle of the selected indicators, with their markings.
+
+A value that every source marked as context only (MISP ``to_ids`` false)
+is exported as the cyber-observable it names rather than as an indicator,
+so a consumer that turns indicators into detections never alerts on it.
+"""
 
 from __future__ import annotations
 
@@ -10,15 +15,16 @@ from sqlalchemy.engine import Connection
 
 from medisac.export.select import ExportFilter, selected_rows
 from medisac.stix import STATIC_OBJECTS
+from medisac.stix.observables import render_observable
 from medisac.store.views import VIEW_PREFIX, indicator_view, render_body
 
 
 def write_stix_bundle(conn: Connection, selection: ExportFilter, out: BinaryIO) -> int:
-    """Write a bundle to ``out``, streaming; return the number of indicators.
+    """Write a bundle to ``out``, streaming; return the number of values.
 
     The bundle holds the identity and the TLP marking definitions the
-    indicators refer to, then each indicator's latest published version,
-    byte for byte as TAXII serves it.
+    objects refer to, then each indicator's latest published version, byte
+    for byte as TAXII serves it, or the observable of a context-only value.
     """
     out.write(b'{"type":"bundle","id":"bundle--' + str(uuid.uuid4()).encode())
     out.write(b'","objects":[')
@@ -28,8 +34,13 @@ def write_stix_bundle(conn: Connection, selection: ExportFilter, out: BinaryIO) 
         out.write(orjson.dumps(obj, option=orjson.OPT_SORT_KEYS))
     count = 0
     for row in selected_rows(conn, selection):
-        body = row.body or render_body(indicator_view(row, VIEW_PREFIX))
         out.write(b",")
+        if not row.i_to_ids:
+            observable = render_observable(indicator_view(row, VIEW_PREFIX))
+            out.write(orjson.dumps(observable, option=orjson.OPT_SORT_KEYS))
+            count += 1
+            continue
+        body = row.body or render_body(indicator_view(row, VIEW_PREFIX))
         out.write(body.encode())
         count += 1
     out.write(b"]}\n")
