@@ -107,6 +107,19 @@ def test_search_any_spelling(store: Store, tmp_path: Path) -> None:
     assert result.returncode == 1
 
 
+def test_search_shows_why_held_back(store: Store, cases_dir: Path) -> None:
+    case = cases_dir / "B31-to-ids-and-benign.json"
+    medisac("ingest", str(case), "--format", "misp", "--source", "b31", db=store.url)
+    resolver = medisac("search", "8.8.8.8", "--json", db=store.url)
+    assert resolver.returncode == 0, resolver.stderr
+    found = json.loads(resolver.stdout)[0]
+    assert found["benign"] == "misp:List of known IPv4 public DNS resolvers"
+    context = medisac("search", "198.51.100.23", "--json", db=store.url)
+    assert json.loads(context.stdout)[0]["to_ids"] is False
+    shown = medisac("search", "8.8.8.8", db=store.url)
+    assert "DNS resolvers" in shown.stdout
+
+
 def test_stats(store: Store, tmp_path: Path) -> None:
     path = tmp_path / "s.txt"
     path.write_text("198.51.100.4\n198.51.100.5\nstats.example.org\n")

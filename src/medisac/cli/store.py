@@ -199,6 +199,10 @@ def _as_dict(
         "tags": orjson.loads(m["tags"]),
         "context": orjson.loads(m["context"]),
         "healthcare": m["healthcare"],
+        # The known-benign list that holds the value back, if any.
+        "benign": m["benign"],
+        # False when every source marked the value as context only.
+        "to_ids": m["to_ids"],
         "sources": [
             {
                 "source": p.name,
@@ -232,8 +236,10 @@ def _print_record(
         "first_seen",
         "last_seen",
         "healthcare",
+        "to_ids",
     ):
         summary.add_row(name, str(record[name]))
+    summary.add_row("benign list", record["benign"] or "-")
     summary.add_row("tags", ", ".join(record["tags"]) or "-")
     for name, value in sorted(record["context"].items()):
         summary.add_row(name, orjson.dumps(value).decode())
