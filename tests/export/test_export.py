@@ -19,7 +19,7 @@ from medisac.export.stix import write_stix_bundle
 from medisac.model import TLP, IndicatorType
 from medisac.stix import unquote_literal
 from tests.conftest import Store
-from tests.helpers import ingest_paths, records
+from tests.helpers import ingest_paths, ingest_text, records
 
 
 def stix_bundle(store: Store, selection: ExportFilter | None = None) -> dict[str, Any]:
@@ -204,6 +204,28 @@ def test_b04_exports_punycode(store: Store, cases_dir: Path) -> None:
     assert "xn--klinik-mnchen-3ob.example.com" in plain_values(store)
     names = [i["name"] for i in indicators_of(stix_bundle(store))]
     assert "xn--klinik-mnchen-3ob.example.com" in names
+
+
+def test_max_keeps_highest_confidence(store: Store, tmp_path: Path) -> None:
+    for number, confidence in ((1, 30), (2, 90), (3, 60), (4, 80)):
+        ingest_text(
+            store.engine,
+            tmp_path,
+            f"198.51.100.{number}\n",
+            source=f"s{number}",
+            name=f"s{number}.txt",
+            confidence=confidence,
+        )
+    kept = plain_values(store, ExportFilter(tlp=TLP.RED, max_count=2))
+    assert sorted(kept) == ["198.51.100.2", "198.51.100.4"]
+    assert len(plain_values(store, ExportFilter(tlp=TLP.RED, max_count=10))) == 4
+
+
+def test_healthcare_filter(store: Store, tmp_path: Path) -> None:
+    text = "type,value,tags\nipv4,198.51.100.7,hospital\nipv4,198.51.100.8,botnet\n"
+    ingest_text(store.engine, tmp_path, text, name="h.csv", fmt="csv")
+    kept = plain_values(store, ExportFilter(tlp=TLP.RED, healthcare=True))
+    assert kept == ["198.51.100.7"]
 
 
 @pytest.mark.parametrize("kind", [IndicatorType.IPV4, IndicatorType.DOMAIN])

@@ -70,6 +70,16 @@ def export(
         str | None,
         typer.Option("--since", help="Only records changed after this RFC 3339 time."),
     ] = None,
+    healthcare: Annotated[
+        bool,
+        typer.Option("--healthcare", help="Only indicators relevant to healthcare."),
+    ] = False,
+    max_count: Annotated[
+        int | None,
+        typer.Option(
+            "--max", min=1, help="Keep at most this many, the highest confidence first."
+        ),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Export active indicators in a format a defender's tool reads."""
@@ -86,6 +96,8 @@ def export(
         min_confidence=min_confidence,
         tlp=level,
         since=_parse_since(since),
+        healthcare=healthcare,
+        max_count=max_count,
     )
     engine = open_store(Settings.from_env(db=db))
     with engine.connect() as conn:

@@ -24,6 +24,9 @@ class ExportFilter:
 
     ``tlp`` is the most restrictive level included; ``since`` keeps records
     whose published version is newer (microseconds since the epoch).
+    ``healthcare`` keeps only healthcare-relevant records, and ``max_count``
+    keeps the highest-confidence records up to that many, newer first among
+    equals.
     """
 
     types: frozenset[IndicatorType] = frozenset()
@@ -31,6 +34,8 @@ class ExportFilter:
     tlp: TLP = TLP.AMBER_STRICT
     since: int | None = None
     blocking_only: bool = False
+    healthcare: bool = False
+    max_count: int | None = None
 
     def conditions(self) -> list[sa.ColumnElement[bool]]:
         """Return SQL conditions on ``indicators`` for this filter."""
@@ -48,6 +53,18 @@ class ExportFilter:
             found.append(ic.modified > self.since)
         if self.blocking_only:
             found.append(ic.to_ids.is_(True))
+        if self.healthcare:
+            found.append(ic.healthcare.is_(True))
+        if self.max_count is not None:
+            # The ids to keep are chosen before the rows are streamed in id
+            # order, so the selection is the same whatever order a writer wants.
+            top = (
+                sa.select(ic.id)
+                .where(*found)
+                .order_by(ic.confidence.desc(), ic.modified.desc(), ic.id)
+                .limit(self.max_count)
+            )
+            found = [ic.id.in_(top)]
         return found
 
 
