@@ -208,3 +208,43 @@ def test_unknown_stix_types_skipped(store: Store, tmp_path: Path) -> None:
     assert "x-vendor-thing" in result.stderr
     assert "weird-object" in result.stderr
     assert ("domain", "kept.example.org") in records(store.engine)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "expected"),
+    [
+        ("plain", "198.51.100.61"),
+        ("csv", "198.51.100.61"),
+        ("edl", "198.51.100.61"),
+        ("rpz", "61.100.51.198.rpz-ip"),
+        ("stix", "[ipv4-addr:value = '198.51.100.61']"),
+        ("suricata", "198.51.100.61"),
+        ("zeek", "Intel::ADDR"),
+    ],
+)
+def test_export_each_format(
+    store: Store, tmp_path: Path, fmt: str, expected: str
+) -> None:
+    path = tmp_path / "list.txt"
+    path.write_text("198.51.100.61\nexport.example.org\n")
+    assert medisac("ingest", str(path), db=store.url).returncode == 0
+    result = medisac("export", "--format", fmt, "--tlp", "red", db=store.url)
+    assert result.returncode == 0, result.stderr
+    assert expected in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("fmt", "files"),
+    [("edl", {"ip.txt", "domain.txt", "url.txt"}), ("suricata", {"medisac.rules"})],
+)
+def test_export_into_directory(
+    store: Store, tmp_path: Path, fmt: str, files: set[str]
+) -> None:
+    path = tmp_path / "list.txt"
+    path.write_text("198.51.100.62\nexport.example.org\n")
+    assert medisac("ingest", str(path), db=store.url).returncode == 0
+    out = tmp_path / "out"
+    out.mkdir()
+    result = medisac("export", "-f", fmt, "--tlp", "red", "-o", str(out), db=store.url)
+    assert result.returncode == 0, result.stderr
+    assert files <= {child.name for child in out.iterdir()}
