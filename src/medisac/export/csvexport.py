@@ -140,22 +140,7 @@ def _source_names(sources_json: str) -> str:
 
 
 # The view columns each row needs, in the order _row_line unpacks them.
-_ROW_FIELDS = tuple(
-    VIEW_PREFIX + name
-    for name in (
-        "type",
-        "value",
-        "confidence",
-        "tlp",
-        "first_seen",
-        "last_seen",
-        "valid_until",
-        "tags",
-        "sources",
-        "healthcare",
-        "stix_id",
-    )
-)
+_ROW_FIELDS = tuple(VIEW_PREFIX + name for name in COLUMNS)
 
 
 def _row_reader(row: Any) -> Callable[[Any], tuple[Any, ...]]:

@@ -20,6 +20,7 @@ message, in case the server echoes them.
 from __future__ import annotations
 
 import base64
+import io
 import logging
 import time
 from collections.abc import Generator, Mapping
@@ -276,24 +277,9 @@ class FeedHttpClient:
     def _read_body(
         self, response: httpx.Response, request_url: str, deadline: float
     ) -> bytes:
-        declared = response.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            raise FeedError(request_url, self._too_large(int(declared)))
-        chunks: list[bytes] = []
-        size = 0
-        try:
-            for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > self.max_bytes:
-                    raise FeedError(request_url, self._too_large(None))
-                if time.monotonic() > deadline:
-                    raise FeedError(request_url, self._timed_out())
-                chunks.append(chunk)
-        except httpx.TimeoutException as exc:
-            raise FeedError(request_url, self._timed_out()) from exc
-        except httpx.HTTPError as exc:
-            raise FeedError(request_url, self._failed(exc)) from exc
-        return b"".join(chunks)
+        buffer = io.BytesIO()
+        self._write_body(response, request_url, deadline, buffer)
+        return buffer.getvalue()
 
     def _timed_out(self) -> str:
         return (
