@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 from medisac.export.select import ExportFilter, selected_rows
 from medisac.stix import STATIC_OBJECTS
 from medisac.stix.observables import render_observable
-from medisac.store.views import VIEW_PREFIX, indicator_view, render_body
+from medisac.store.views import render_body, view_from_columns
 
 
 def write_stix_bundle(conn: Connection, selection: ExportFilter, out: BinaryIO) -> int:
@@ -35,12 +35,14 @@ def write_stix_bundle(conn: Connection, selection: ExportFilter, out: BinaryIO) 
     count = 0
     for row in selected_rows(conn, selection):
         out.write(b",")
-        if not row.i_to_ids:
-            observable = render_observable(indicator_view(row, VIEW_PREFIX))
+        # The view columns follow the id and the body (see selected_rows).
+        view = view_from_columns(row[2:])
+        if not view.to_ids:
+            observable = render_observable(view)
             out.write(orjson.dumps(observable, option=orjson.OPT_SORT_KEYS))
             count += 1
             continue
-        body = row.body or render_body(indicator_view(row, VIEW_PREFIX))
+        body = row.body or render_body(view)
         out.write(body.encode())
         count += 1
     out.write(b"]}\n")

@@ -9,6 +9,7 @@ next version replaces them. This keeps ingest from writing each object twice.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from operator import attrgetter
 from typing import Any
 
@@ -155,6 +156,15 @@ def indicator_view(row: Any, prefix: str = "") -> IndicatorView:
     ``prefix`` is :data:`VIEW_PREFIX` for rows selected with
     :data:`VIEW_COLUMNS`, and empty for rows of the table itself.
     """
+    return view_from_columns(_READERS[prefix](row))
+
+
+def view_from_columns(values: Sequence[Any]) -> IndicatorView:
+    """Build the published view from the values of :data:`VIEW_COLUMNS`, in order.
+
+    Rows that select :data:`VIEW_COLUMNS` after other columns pass a slice,
+    which is faster than reading a SQLAlchemy row by column name.
+    """
     (
         stix_id,
         kind,
@@ -172,7 +182,7 @@ def indicator_view(row: Any, prefix: str = "") -> IndicatorView:
         healthcare,
         to_ids,
         sources,
-    ) = _READERS[prefix](row)
+    ) = values
     claims = tuple(
         SourceClaim(
             source=source,

@@ -21,7 +21,7 @@ from medisac.model.time import format_rfc3339
 from medisac.settings import Settings
 from medisac.store.keys import KeyRow
 from medisac.store.tables import stix_objects
-from medisac.store.views import indicator_view, render_body
+from medisac.store.views import render_body, view_from_columns
 from medisac.taxii.collections import find_collection
 from medisac.taxii.filters import MatchFilter, parse_match
 from medisac.taxii.media import STIX_MEDIA_TYPE, taxii_response
@@ -205,7 +205,8 @@ def _objects_response(page: Page) -> Response:
 def _body(row: Any) -> str:
     if row.body is not None:
         return str(row.body)
-    return render_body(indicator_view(row))
+    # The view columns follow seq, date_added and body (see ObjectRow).
+    return render_body(view_from_columns(row[3:]))
 
 
 def _json_page(page: Page, name: str, items: list[Any]) -> Response:

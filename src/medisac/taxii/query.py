@@ -69,10 +69,11 @@ def read_page(
 # One row of an objects page: ``seq``, ``date_added`` and ``body`` of the
 # version, then the indicator columns of VIEW_COLUMNS under their names in the
 # ``indicators`` table, so that ``indicator_view(row)`` reads them without a
-# prefix. A namedtuple field is a descriptor on its class, while SQLAlchemy's
-# Row reaches a column by name only in ``__getattr__``, after ordinary
-# attribute lookup has failed. Building views from Row objects took more than
-# twice as long. mypy cannot check a field list built at run time.
+# prefix and ``view_from_columns(row[3:])`` by position. A namedtuple field is
+# a descriptor on its class, while SQLAlchemy's Row reaches a column by name
+# only in ``__getattr__``, after ordinary attribute lookup has failed.
+# Building views from Row objects took more than twice as long. mypy cannot
+# check a field list built at run time.
 ObjectRow = namedtuple(  # type: ignore[misc]
     "ObjectRow",
     [
