@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
 from medisac import __version__
+from medisac.export.served import FEEDS_MOUNT_PATH, create_feeds_app
 from medisac.feeds.scheduler import FeedScheduler
 from medisac.settings import Settings
 from medisac.taxii.app import TAXII_MOUNT_PATH, create_taxii_app
@@ -19,9 +20,10 @@ def create_app(
 ) -> FastAPI:
     """Build the server over the store behind ``engine``.
 
-    TAXII 2.1 is mounted at ``/taxii2``; the JSON API and the portal join it
-    on the same server later. With ``run_feeds`` the feed scheduler starts
-    with the application (in its lifespan) and stops with it.
+    TAXII 2.1 is mounted at ``/taxii2`` and the exports at ``/feeds``; the
+    JSON API and the portal join them on the same server later. With
+    ``run_feeds`` the feed scheduler starts with the application (in its
+    lifespan) and stops with it.
     """
 
     @asynccontextmanager
@@ -44,4 +46,5 @@ def create_app(
         lifespan=lifespan,
     )
     app.mount(TAXII_MOUNT_PATH, create_taxii_app(engine, settings))
+    app.mount(FEEDS_MOUNT_PATH, create_feeds_app(engine))
     return app

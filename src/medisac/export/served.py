@@ -1,0 +1,266 @@
+"""Exports over HTTP: ``/feeds/{format}`` for firewalls, resolvers and sensors.
+
+Each format that ``medisac export`` writes as one file is served here, with
+the same filters as query parameters (``type`` repeatable, ``min_confidence``,
+``tlp``, ``since``, ``healthcare``, ``max``, and ``list`` for EDL). A request
+needs an API key with the ``read`` scope, as for TAXII, and the TLP filter is
+capped at the key's clearance.
+
+``/feeds/delta?since=T`` lists, by type, the values added and the values
+withdrawn after ``T``, for a device that updates its list in place.
+
+Every export response has a weak ``ETag`` made from the request's format and filters,
+the last published version in the store and the count of active indicators
+whose ``valid_until`` has passed. A device that polls with ``If-None-Match``
+gets ``304 Not Modified`` without an export being written while none of
+these has changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import tempfile
+from functools import partial
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import sqlalchemy as sa
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import FileResponse, Response
+from sqlalchemy.engine import Connection, Engine
+from starlette.background import BackgroundTask
+
+from medisac.errors import TaxiiError
+from medisac.export.csvexport import write_csv
+from medisac.export.edl import write_edl
+from medisac.export.plain import write_plain
+from medisac.export.rpz import write_rpz
+from medisac.export.select import ExportFilter
+from medisac.export.stix import write_stix_bundle
+from medisac.export.suricata import write_suricata
+from medisac.export.zeek import write_zeek
+from medisac.model import TLP, IndicatorType, State
+from medisac.model.time import format_rfc3339, now_us, parse_rfc3339, to_us
+from medisac.store.tables import indicators, stix_objects
+from medisac.taxii.auth import reader_dependency
+
+log = logging.getLogger(__name__)
+
+FEEDS_MOUNT_PATH = "/feeds"
+
+# Media type of each served format.
+MEDIA_TYPES = {
+    "plain": "text/plain; charset=utf-8",
+    "csv": "text/csv; charset=utf-8",
+    "edl": "text/plain; charset=utf-8",
+    "rpz": "text/dns; charset=utf-8",
+    "stix": "application/stix+json;version=2.1",
+    "suricata": "text/plain; charset=utf-8",
+    "zeek": "text/plain; charset=utf-8",
+}
+
+_EDL_LISTS = ("ip", "domain", "url")
+
+
+def create_feeds_app(engine: Engine) -> FastAPI:
+    """Build the application that serves exports; mount it at ``/feeds``."""
+    app = FastAPI(title="medisac feeds", openapi_url=None, docs_url=None)
+    authenticate = reader_dependency(engine)
+
+    @app.exception_handler(TaxiiError)
+    async def _error(_request: Request, exc: TaxiiError) -> Response:
+        body = {"title": exc.title, "description": exc.description}
+        return Response(
+            orjson.dumps(body),
+            status_code=exc.status,
+            headers=exc.headers,
+            media_type="application/json",
+        )
+
+    @app.get("/delta")
+    def get_delta(
+        request: Request,
+        since: str,
+        type_: Annotated[list[str] | None, Query(alias="type")] = None,
+        tlp: str = "amber+strict",
+    ) -> Response:
+        key = authenticate(request)
+        changed_after = _parse_since(since)
+        level = min(_level(tlp), key.tlp_clearance)
+        with engine.connect() as conn:
+            delta = read_delta(conn, changed_after, _types(type_), level)
+        return Response(orjson.dumps(delta), media_type="application/json")
+
+    @app.get("/{fmt}")
+    def get_feed(
+        request: Request,
+        fmt: str,
+        type_: Annotated[list[str] | None, Query(alias="type")] = None,
+        min_confidence: Annotated[int, Query(ge=0, le=100)] = 0,
+        tlp: str = "amber+strict",
+        since: str | None = None,
+        healthcare: bool = False,
+        max_count: Annotated[int | None, Query(alias="max", ge=1)] = None,
+        edl_list: Annotated[str, Query(alias="list")] = "ip",
+    ) -> Response:
+        key = authenticate(request)
+        if fmt not in MEDIA_TYPES:
+            raise _bad(f"unknown format {fmt!r}; use one of {', '.join(MEDIA_TYPES)}")
+        if edl_list not in _EDL_LISTS:
+            raise _bad(f"unknown list {edl_list!r}; use ip, domain or url")
+        selection = ExportFilter(
+            types=_types(type_),
+            min_confidence=min_confidence,
+            tlp=min(_level(tlp), key.tlp_clearance),
+            since=_since(since),
+            healthcare=healthcare,
+            max_count=max_count,
+        )
+        tag = _etag(engine, fmt, edl_list, selection)
+        if tag in _listed_tags(request.headers.get("if-none-match")):
+            return Response(status_code=304, headers={"ETag": tag})
+        return _export(engine, fmt, edl_list, selection, tag)
+
+    return app
+
+
+def read_delta(
+    conn: Connection, since: int, types: frozenset[IndicatorType], tlp: TLP
+) -> dict[str, Any]:
+    """Return the values added and withdrawn after ``since`` (µs), by type.
+
+    A value is added when its latest version, published after ``since``, is
+    active and blockable; it is withdrawn when that version ended it
+    (expired, benign, false positive or revoked) or no source flags it for
+    detection any more. A device applies the delta to the list it holds.
+    """
+    ic = indicators.c
+    now = now_us()
+    conditions = [ic.modified > since, ic.tlp <= int(tlp)]
+    if types:
+        conditions.append(ic.type.in_(sorted(t.value for t in types)))
+    added: dict[str, list[str]] = {}
+    withdrawn: dict[str, list[str]] = {}
+    rows = conn.execute(
+        sa.select(ic.type, ic.value, ic.state, ic.to_ids, ic.valid_until)
+        .where(*conditions)
+        .order_by(ic.id)
+    )
+    for kind, value, state, to_ids, valid_until in rows:
+        live = (
+            state == State.ACTIVE.value
+            and bool(to_ids)
+            and (valid_until is None or valid_until > now)
+        )
+        (added if live else withdrawn).setdefault(kind, []).append(value)
+    return {
+        "since": format_rfc3339(since),
+        "until": format_rfc3339(now),
+        "added": added,
+        "withdrawn": withdrawn,
+    }
+
+
+def _export(
+    engine: Engine, fmt: str, edl_list: str, selection: ExportFilter, tag: str
+) -> Response:
+    """Write the export to a temporary file and send it, then delete the file."""
+    writer: Any = {
+        "plain": write_plain,
+        "csv": write_csv,
+        "edl": partial(write_edl, kind=edl_list, max_entries=None),
+        "rpz": write_rpz,
+        "stix": write_stix_bundle,
+        "suricata": write_suricata,
+        "zeek": write_zeek,
+    }[fmt]
+    handle = tempfile.NamedTemporaryFile(prefix="medisac-feed-", delete=False)  # noqa: SIM115
+    try:
+        with handle, engine.connect() as conn:
+            count = writer(conn, selection, handle)
+    except BaseException:
+        Path(handle.name).unlink()
+        raise
+    log.info("served %s export: %d indicators", fmt, count)
+    return FileResponse(
+        handle.name,
+        media_type=MEDIA_TYPES[fmt],
+        headers={"ETag": tag, "Cache-Control": "no-cache"},
+        background=BackgroundTask(Path(handle.name).unlink),
+    )
+
+
+def _etag(engine: Engine, fmt: str, edl_list: str, selection: ExportFilter) -> str:
+    """Return the weak ETag of an export under the store's current state."""
+    ic, so = indicators.c, stix_objects.c
+    with engine.connect() as conn:
+        last_seq = conn.execute(sa.select(sa.func.max(so.seq))).scalar() or 0
+        # Values past their valid_until leave exports before expiry publishes
+        # their expired version, so they change the export too.
+        lapsed = conn.execute(
+            sa.select(sa.func.count()).where(
+                ic.state == State.ACTIVE.value, ic.valid_until <= now_us()
+            )
+        ).scalar()
+    parts = [
+        fmt,
+        edl_list,
+        sorted(t.value for t in selection.types),
+        selection.min_confidence,
+        int(selection.tlp),
+        selection.since,
+        selection.healthcare,
+        selection.max_count,
+        last_seq,
+        lapsed,
+    ]
+    digest = hashlib.blake2b(orjson.dumps(parts), digest_size=12).hexdigest()
+    return f'W/"{digest}"'
+
+
+def _listed_tags(header: str | None) -> set[str]:
+    """Return the entity tags an ``If-None-Match`` header lists, weak or strong."""
+    if not header:
+        return set()
+    tags = set()
+    for item in header.split(","):
+        item = item.strip()
+        if item == "*":
+            return {"*"}
+        tags.add(item if item.startswith("W/") else f"W/{item}")
+    return tags
+
+
+def _types(values: list[str] | None) -> frozenset[IndicatorType]:
+    found = set()
+    for value in values or []:
+        try:
+            found.add(IndicatorType(value))
+        except ValueError:
+            choices = ", ".join(t.value for t in IndicatorType)
+            raise _bad(f"unknown type {value!r}; use one of {choices}") from None
+    return frozenset(found)
+
+
+def _level(text: str) -> TLP:
+    try:
+        return TLP.parse(text)
+    except ValueError as exc:
+        raise _bad(f"invalid tlp: {exc}") from None
+
+
+def _since(text: str | None) -> int | None:
+    return None if text is None else _parse_since(text)
+
+
+def _parse_since(text: str) -> int:
+    try:
+        return to_us(parse_rfc3339(text, assume_utc=True))
+    except ValueError as exc:
+        raise _bad(f"invalid since: {exc}; give an RFC 3339 time") from None
+
+
+def _bad(description: str) -> TaxiiError:
+    return TaxiiError(400, "Bad Request", description)
