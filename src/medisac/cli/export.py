@@ -16,7 +16,7 @@ from medisac.export.csvexport import write_csv
 from medisac.export.edl import write_edl, write_edl_dir
 from medisac.export.plain import write_plain
 from medisac.export.rpz import write_rpz
-from medisac.export.select import ExportFilter
+from medisac.export.select import ExportFilter, parse_types
 from medisac.export.stix import write_stix_bundle
 from medisac.export.suricata import write_suricata, write_suricata_dir
 from medisac.export.zeek import write_zeek
@@ -45,16 +45,10 @@ _EDL_LISTS = ("ip", "domain", "url")
 
 
 def _parse_types(values: list[str] | None) -> frozenset[IndicatorType]:
-    found = set()
-    for value in values or []:
-        try:
-            found.add(IndicatorType(value))
-        except ValueError:
-            choices = ", ".join(t.value for t in IndicatorType)
-            raise typer.BadParameter(
-                f"unknown type {value!r}; use one of {choices}", param_hint="--type"
-            ) from None
-    return frozenset(found)
+    try:
+        return parse_types(values)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--type") from None
 
 
 def _parse_since(value: str | None) -> int | None:

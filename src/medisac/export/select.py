@@ -68,6 +68,21 @@ class ExportFilter:
         return found
 
 
+def parse_types(names: list[str] | None) -> frozenset[IndicatorType]:
+    """Return the indicator types ``names`` give, for a type filter.
+
+    Raises ``ValueError`` naming the unknown type and the known ones.
+    """
+    found = set()
+    for name in names or []:
+        try:
+            found.add(IndicatorType(name))
+        except ValueError:
+            choices = ", ".join(t.value for t in IndicatorType)
+            raise ValueError(f"unknown type {name!r}; use one of {choices}") from None
+    return frozenset(found)
+
+
 def selected_rows(conn: Connection, selection: ExportFilter) -> Iterator[Any]:
     """Yield the latest published row of each selected indicator, by id.
 

@@ -37,7 +37,7 @@ from medisac.export.csvexport import write_csv
 from medisac.export.edl import write_edl
 from medisac.export.plain import write_plain
 from medisac.export.rpz import write_rpz
-from medisac.export.select import ExportFilter
+from medisac.export.select import ExportFilter, parse_types
 from medisac.export.stix import write_stix_bundle
 from medisac.export.suricata import write_suricata
 from medisac.export.zeek import write_zeek
@@ -234,14 +234,10 @@ def _listed_tags(header: str | None) -> set[str]:
 
 
 def _types(values: list[str] | None) -> frozenset[IndicatorType]:
-    found = set()
-    for value in values or []:
-        try:
-            found.add(IndicatorType(value))
-        except ValueError:
-            choices = ", ".join(t.value for t in IndicatorType)
-            raise _bad(f"unknown type {value!r}; use one of {choices}") from None
-    return frozenset(found)
+    try:
+        return parse_types(values)
+    except ValueError as exc:
+        raise _bad(str(exc)) from None
 
 
 def _level(text: str) -> TLP:
