@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+import uvicorn
 from sqlalchemy.engine import Engine
+from starlette.types import ASGIApp
 
 from medisac.ingest.pipeline import IngestRequest, ingest
 from medisac.ingest.summary import IngestSummary
@@ -92,3 +99,29 @@ def dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
             table.name: sorted(tuple(row) for row in conn.execute(sa.select(table)))
             for table in (indicators, provenance, stix_objects)
         }
+
+
+@contextmanager
+def serving(app: ASGIApp) -> Iterator[str]:
+    """Run ``app`` under uvicorn on a free port of 127.0.0.1; yield its base URL."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+    )
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [listener]}, daemon=True
+    )
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert thread.is_alive(), "uvicorn stopped during start-up"
+        assert time.monotonic() < deadline, "uvicorn did not start within 10 s"
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        listener.close()

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import math
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from sqlalchemy.engine import Engine
 
 from medisac.feeds import TaxiiCursor, TaxiiFeed, pull_and_ingest
@@ -25,6 +21,7 @@ from medisac.store.publish import publish_static
 from medisac.taxii.collections import COLLECTIONS
 from tests.conftest import Store
 from tests.feeds.helpers import provenance_counts, stored_values
+from tests.helpers import serving
 
 INDICATORS = next(c.id for c in COLLECTIONS if c.alias == "indicators")
 PAGE_SIZE = 20
@@ -66,27 +63,8 @@ def serve(upstream: tuple[Engine, str], tmp_path: Path) -> Iterator[str]:
     """Run the ``medisac serve`` app under uvicorn on 127.0.0.1; yield its URL."""
     engine, _ = upstream
     app = create_app(engine, Settings(db=f"sqlite:///{tmp_path / 'upstream.db'}"))
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
-    )
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [listener]}, daemon=True
-    )
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive(), "uvicorn stopped during start-up"
-        assert time.monotonic() < deadline, "uvicorn did not start within 10 s"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        listener.close()
+    with serving(app) as url:
+        yield url
 
 
 def test_pull_half_then_resume(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -10,13 +9,13 @@ from typing import Any
 
 import pytest
 import requests
-import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 from taxii2client.v21 import Collection, Server, as_pages
 
 from medisac.settings import Settings
 from medisac.taxii import TAXII_MOUNT_PATH, create_taxii_app
+from tests.helpers import serving
 from tests.taxii.support import INDICATORS, Keys, Seeder, make_view
 
 
@@ -25,27 +24,8 @@ def live_url(engine: Engine, settings: Settings) -> Iterator[str]:
     """Serve the TAXII app on a free port of 127.0.0.1; yield its base URL."""
     app = FastAPI()
     app.mount(TAXII_MOUNT_PATH, create_taxii_app(engine, settings))
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
-    )
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [listener]}, daemon=True
-    )
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive(), "uvicorn stopped during start-up"
-        assert time.monotonic() < deadline, "uvicorn did not start within 10 s"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        listener.close()
+    with serving(app) as url:
+        yield url
 
 
 def collection(base: str, key: str) -> Collection:
