@@ -199,7 +199,7 @@ def _as_dict(
         "tags": orjson.loads(m["tags"]),
         "context": orjson.loads(m["context"]),
         "healthcare": m["healthcare"],
-        # The known-benign list that holds the value back, if any.
+        # The known-benign list that keeps the value from being published, if any.
         "benign": m["benign"],
         # False when every source marked the value as context only.
         "to_ids": m["to_ids"],

@@ -11,7 +11,7 @@ written as ``'`` followed by the original text, in double quotes. A leading
 CR, and the full-width and small-form variants of the four characters
 (``＝`` U+FF1D and others), get the same prefix as a precaution.
 A reader recovers the stored value by removing that one ``'``, and
-:func:`unescape_cell` tells when it is there.
+:func:`unescape_cell` removes it only where the writer added it.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Which indicators an export contains: the filters every format shares."""
+"""The filters that choose an export's indicators, shared by every format."""
 
 from __future__ import annotations
 

@@ -132,7 +132,7 @@ def read_delta(
     """Return the values added and withdrawn after ``since`` (µs), by type.
 
     A value is added when its latest version, published after ``since``, is
-    active and blockable; it is withdrawn when that version ended it
+    active and blockable. It is withdrawn when that version ended it
     (expired, benign, false positive or revoked) or no source flags it for
     detection any more. A device applies the delta to the list it holds.
     """

@@ -22,7 +22,7 @@ from medisac.store.views import render_body, view_from_columns
 def write_stix_bundle(conn: Connection, selection: ExportFilter, out: BinaryIO) -> int:
     """Write a bundle to ``out``, streaming; return the number of values.
 
-    The bundle holds the identity and the TLP marking definitions the
+    The bundle contains the identity and the TLP marking definitions the
     objects refer to, then each indicator's latest published version, byte
     for byte as TAXII serves it, or the observable of a context-only value.
     """

@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 DEFAULT_RETRIES = 3
 # Seconds before the first retry; each later retry waits twice as long.
 DEFAULT_RETRY_WAIT = 2.0
-# Longest wait between two attempts, whatever Retry-After requests.
+# Maximum wait between two attempts, whatever Retry-After requests.
 MAX_RETRY_WAIT = 120.0
 
 _HTML_STARTS = (b"<!doctype html", b"<html", b"<head", b"<body")

@@ -54,8 +54,8 @@ class IngestRequest:
     """The inputs of one ingest run and the source to attribute them to.
 
     ``tlp`` and ``confidence`` apply where an observation states none; ``None``
-    falls back to the source's stored defaults. ``complete_listing`` says the
-    inputs are the source's whole current list (a feed poll), so a value the
+    falls back to the source's stored defaults. ``complete_listing`` marks the
+    inputs as the source's whole current list (a feed poll), so a value the
     source listed before and no longer lists is delisted once every input
     was read without an error.
     """
