@@ -202,6 +202,10 @@ api_keys = Table(
     Column("scopes", String(200), nullable=False),
     Column("created", BigInteger, nullable=False),
     Column("revoked", Boolean, nullable=False, default=False),
+    # The member organisation the key belongs to; NULL for operator keys.
+    Column("org_id", String(40), ForeignKey("organisations.id")),
+    Column("expires", BigInteger),
+    Column("last_used", BigInteger),
 )
 
 ingest_runs = Table(
@@ -233,4 +237,102 @@ allow_list = Table(
     Column("reason", Text, nullable=False),
     Column("created", BigInteger, nullable=False),
     UniqueConstraint("type", "value"),
+)
+
+
+# Member organisations of the exchange.
+organisations = Table(
+    "organisations",
+    metadata,
+    # "org-" and 12 hex digits; the user name of HTTP Basic authentication.
+    Column("id", String(40), primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    # hospital-system, clinic, payer, device-maker or other.
+    Column("kind", String(20), nullable=False),
+    Column("tier", String(40), nullable=False),
+    # The most restrictive TLP level the organisation may read (TLP.RED only
+    # for records that name it).
+    Column("clearance", SmallInteger, nullable=False),
+    # Trusted members publish directly; others wait in the review queue.
+    Column("trusted", Boolean, nullable=False, default=False),
+    # A JSON list of {"name", "email", "phone", "role"} objects.
+    Column("contacts", Text, nullable=False, default="[]"),
+    Column("created", BigInteger, nullable=False),
+    Column("modified", BigInteger, nullable=False),
+)
+
+# Organisations named on a TLP:RED indicator; nobody else reads it.
+red_recipients = Table(
+    "red_recipients",
+    metadata,
+    Column("indicator_id", BigInteger, ForeignKey("indicators.id"), primary_key=True),
+    Column("org_id", String(40), ForeignKey("organisations.id"), primary_key=True),
+)
+
+# Sightings and false-positive reports of indicators by members and sensors.
+sightings = Table(
+    "sightings",
+    metadata,
+    Column("id", _BigId, primary_key=True),
+    Column("indicator_id", BigInteger, ForeignKey("indicators.id"), nullable=False),
+    # The reporting organisation; never shown to other members.
+    Column("org_id", String(40), ForeignKey("organisations.id")),
+    # "sighting" or "false-positive".
+    Column("kind", String(16), nullable=False),
+    Column("count", Integer, nullable=False, default=1),
+    Column("first_seen", BigInteger, nullable=False),
+    Column("last_seen", BigInteger, nullable=False),
+    # Where the report came from: "api", "taxii", "hunt" or "sensor".
+    Column("origin", String(16), nullable=False),
+    # "pending" until an analyst or the scoring accepts it, then "accepted"
+    # or "rejected".
+    Column("status", String(16), nullable=False),
+    Column("created", BigInteger, nullable=False),
+)
+Index("ix_sightings_indicator_id", sightings.c.indicator_id)
+
+# Requests per key, per UTC day and per route group ("taxii", "api", "feeds").
+key_usage = Table(
+    "key_usage",
+    metadata,
+    Column("key_id", Integer, ForeignKey("api_keys.id"), primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("route_group", String(16), primary_key=True),
+    Column("requests", Integer, nullable=False, default=0),
+)
+
+# Every write, key change and read of AMBER or RED data. The application
+# only inserts into this table.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", _BigId, primary_key=True),
+    Column("at", BigInteger, nullable=False),
+    Column("org_id", String(40)),
+    Column("key_id", Integer),
+    # For example "key.create", "submission.accept", "read.amber".
+    Column("action", String(40), nullable=False),
+    Column("target", Text, nullable=False),
+    Column("detail", Text, nullable=False, default="{}"),
+)
+Index("ix_audit_log_at", audit_log.c.at)
+
+# Member submissions: the scrubbed form is shared, the original only reviewed.
+submissions = Table(
+    "submissions",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("org_id", String(40), ForeignKey("organisations.id"), nullable=False),
+    Column("key_id", Integer),
+    Column("received", BigInteger, nullable=False),
+    # "pending", "accepted", "rejected" or "failed".
+    Column("status", String(16), nullable=False),
+    # The request body as received; readable by analysts only.
+    Column("original", Text, nullable=False),
+    # The body with personal and patient data redacted.
+    Column("scrubbed", Text, nullable=False),
+    Column("redactions", Integer, nullable=False, default=0),
+    Column("reviewed_by", Integer),
+    Column("reviewed_at", BigInteger),
+    Column("note", Text),
 )

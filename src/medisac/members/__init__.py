@@ -1,0 +1,1 @@
+"""Member organisations, their keys and what they may read and contribute."""
