@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from pymisp import MISPEvent
 
 from medisac.enrich.marks import find_indicator, mark_false_positive
 from medisac.model import IndicatorType
@@ -107,3 +108,72 @@ def test_delta_needs_valid_since(store: Store, client: TestClient) -> None:
     response = client.get("/feeds/delta", params={"since": "yesterday"})
     assert response.status_code == 400
     assert "RFC 3339" in response.json()["description"]
+
+
+def test_misp_feed_served_as_files(
+    store: Store, client: TestClient, tmp_path: Path
+) -> None:
+    _load(store, tmp_path)
+    manifest = client.get("/feeds/misp/manifest.json")
+    assert manifest.status_code == 200, manifest.text
+    (event_uuid,) = manifest.json()
+    event = client.get(f"/feeds/misp/{event_uuid}.json")
+    assert event.status_code == 200
+    loaded = MISPEvent()
+    loaded.load(event.text)
+    values = {attribute.value for attribute in loaded.attributes}
+    assert values == {"198.51.100.71", "198.51.100.72", "served.example.org"}
+    hashes = client.get("/feeds/misp/hashes.csv")
+    assert hashes.status_code == 200
+    assert len(hashes.text.splitlines()) == 3
+
+
+def test_misp_manifest_revalidates(
+    store: Store, client: TestClient, tmp_path: Path
+) -> None:
+    _load(store, tmp_path)
+    first = client.get("/feeds/misp/manifest.json")
+    tag = first.headers["ETag"]
+    again = client.get("/feeds/misp/manifest.json", headers={"If-None-Match": tag})
+    assert again.status_code == 304
+    with begin_write(store.engine) as conn:
+        indicator_id = find_indicator(conn, IndicatorType.IPV4, "198.51.100.71")
+        mark_false_positive(conn, indicator_id)
+    changed = client.get("/feeds/misp/manifest.json", headers={"If-None-Match": tag})
+    assert changed.status_code == 200
+    assert changed.headers["ETag"] != tag
+
+
+def test_feed_file_not_found(store: Store, client: TestClient, tmp_path: Path) -> None:
+    _load(store, tmp_path)
+    for name in ("nothing.json", "..", ".manifest.json.1.tmp"):
+        response = client.get(f"/feeds/misp/{name}")
+        assert response.status_code == 404, name
+    response = client.get("/feeds/misp/missing.json")
+    assert "manifest.json" in response.json()["description"]
+
+
+def test_misp_needs_a_file_name(store: Store, client: TestClient) -> None:
+    response = client.get("/feeds/misp")
+    assert response.status_code == 400
+    assert "/feeds/misp/" in response.json()["description"]
+
+
+def test_suricata_hash_list_served(
+    store: Store, client: TestClient, tmp_path: Path
+) -> None:
+    digest = "5b" * 32
+    ingest_text(store.engine, tmp_path, f"{digest}\n", source="hashes")
+    rules = client.get("/feeds/suricata/medisac.rules")
+    assert rules.status_code == 200
+    assert "filesha256:medisac-sha256.list" in rules.text
+    listing = client.get("/feeds/suricata/medisac-sha256.list")
+    assert listing.status_code == 200
+    assert listing.text == f"{digest}\n"
+
+
+def test_file_route_needs_a_key(store: Store, client: TestClient) -> None:
+    response = client.get(
+        "/feeds/misp/manifest.json", headers={"Authorization": "Bearer wrong"}
+    )
+    assert response.status_code == 401

@@ -3,45 +3,24 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
-from functools import partial
 from pathlib import Path
-from typing import Annotated, BinaryIO
+from typing import Annotated
 
 import typer
-from sqlalchemy.engine import Connection
 
 from medisac.cli.options import DbOption, open_store
-from medisac.export.csvexport import write_csv
-from medisac.export.edl import write_edl, write_edl_dir
-from medisac.export.plain import write_plain
-from medisac.export.rpz import write_rpz
+from medisac.export.formats import (
+    DIRECTORY_FORMATS,
+    DIRECTORY_ONLY_FORMATS,
+    FORMATS,
+    FormatOptions,
+    stream_writer,
+    write_directory,
+)
 from medisac.export.select import ExportFilter, parse_types
-from medisac.export.stix import write_stix_bundle
-from medisac.export.suricata import write_suricata, write_suricata_dir
-from medisac.export.zeek import write_zeek
 from medisac.model import TLP, IndicatorType
 from medisac.model.time import parse_rfc3339, to_us
 from medisac.settings import Settings
-
-Writer = Callable[[Connection, ExportFilter, BinaryIO], int]
-
-# Formats that write one stream: to standard output or to the -o file.
-WRITERS: dict[str, Writer] = {
-    "plain": write_plain,
-    "csv": write_csv,
-    "edl": partial(write_edl, kind="ip", max_entries=None),
-    "rpz": write_rpz,
-    "stix": write_stix_bundle,
-    "suricata": write_suricata,
-    "zeek": write_zeek,
-}
-
-# Formats whose -o may name a directory, where they write several files: EDL
-# writes one list per kind, Suricata adds file-hash lists beside its rules.
-DIRECTORY_FORMATS = frozenset({"edl", "suricata"})
-
-_EDL_LISTS = ("ip", "domain", "url")
 
 
 def _parse_types(values: list[str] | None) -> frozenset[IndicatorType]:
@@ -66,7 +45,7 @@ def export(
         typer.Option(
             "--format",
             "-f",
-            help="Output format: plain, csv, edl, rpz, stix, suricata or zeek.",
+            help="Output format: plain, csv, edl, rpz, stix, suricata, zeek or misp.",
         ),
     ],
     output: Annotated[
@@ -129,25 +108,30 @@ def export(
 
     For edl and suricata, ``-o`` may name a directory: EDL then writes
     ip.txt, domain.txt and url.txt, and Suricata its rules and hash lists.
+    misp writes a MISP feed (manifest.json, event files, hashes.csv) into
+    the directory ``-o`` names.
     """
-    if fmt not in WRITERS:
-        choices = ", ".join(sorted(WRITERS))
+    if fmt not in FORMATS:
+        choices = ", ".join(sorted(FORMATS))
         raise typer.BadParameter(f"unknown format {fmt!r}; use one of {choices}")
-    if edl_list not in _EDL_LISTS:
+    if fmt in DIRECTORY_ONLY_FORMATS and output is None:
         raise typer.BadParameter(
-            f"unknown list {edl_list!r}; use ip, domain or url", param_hint="--list"
+            f"{fmt} writes a directory of files; name it with -o DIR",
+            param_hint="--output",
         )
+    try:
+        options = FormatOptions(
+            edl_list=edl_list,
+            max_entries=max_entries,
+            rpz_origin=rpz_origin,
+            sid_base=sid_base,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--list") from None
     try:
         level = TLP.parse(tlp)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--tlp") from None
-    writer = WRITERS[fmt]
-    if fmt == "edl":
-        writer = partial(write_edl, kind=edl_list, max_entries=max_entries)
-    elif fmt == "rpz":
-        writer = partial(write_rpz, origin=rpz_origin)
-    elif fmt == "suricata":
-        writer = partial(write_suricata, sid_base=sid_base)
     selection = ExportFilter(
         types=_parse_types(types),
         min_confidence=min_confidence,
@@ -158,31 +142,19 @@ def export(
     )
     engine = open_store(Settings.from_env(db=db))
     with engine.connect() as conn:
-        if output is None:
-            count = writer(conn, selection, sys.stdout.buffer)
-        elif output.is_dir() and fmt in DIRECTORY_FORMATS:
-            count = _write_directory(
-                conn, fmt, selection, output, max_entries, sid_base
-            )
+        if output is not None and (
+            fmt in DIRECTORY_ONLY_FORMATS
+            or (fmt in DIRECTORY_FORMATS and output.is_dir())
+        ):
+            count = write_directory(conn, fmt, selection, output, options)
         else:
-            with output.open("wb") as handle:
-                count = writer(conn, selection, handle)
+            writer = stream_writer(fmt, options)
+            if output is None:
+                count = writer(conn, selection, sys.stdout.buffer)
+            else:
+                with output.open("wb") as handle:
+                    count = writer(conn, selection, handle)
     typer.echo(f"exported {count:,} indicators as {fmt}", err=True)
-
-
-def _write_directory(
-    conn: Connection,
-    fmt: str,
-    selection: ExportFilter,
-    directory: Path,
-    max_entries: int | None,
-    sid_base: int,
-) -> int:
-    """Write a multi-file format into ``directory``; return the count exported."""
-    if fmt == "edl":
-        counts = write_edl_dir(conn, selection, directory, max_entries=max_entries)
-        return sum(counts.values())
-    return write_suricata_dir(conn, selection, directory, sid_base=sid_base)
 
 
 def register(app: typer.Typer) -> None:

@@ -32,7 +32,6 @@ from __future__ import annotations
 import heapq
 import ipaddress
 import logging
-import os
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -44,6 +43,7 @@ from urllib.parse import quote
 
 from sqlalchemy.engine import Connection
 
+from medisac.export.files import replaced_file
 from medisac.export.select import ExportFilter, selected_rows
 from medisac.model import IndicatorType
 from medisac.normalize.url import DEFAULT_PORTS
@@ -332,15 +332,8 @@ def write_edl_dir(
     directory.mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
     for kind in KIND_TYPES:
-        target = directory / f"{kind}.txt"
-        temporary = directory / f".{kind}.txt.{os.getpid()}.tmp"
-        try:
-            with temporary.open("wb") as handle:
-                counts[kind] = write_edl(
-                    conn, selection, handle, kind=kind, max_entries=max_entries
-                )
-            temporary.replace(target)
-        except BaseException:
-            temporary.unlink(missing_ok=True)
-            raise
+        with replaced_file(directory / f"{kind}.txt") as handle:
+            counts[kind] = write_edl(
+                conn, selection, handle, kind=kind, max_entries=max_entries
+            )
     return counts

@@ -20,27 +20,32 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import shutil
 import tempfile
-from functools import partial
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
 import sqlalchemy as sa
-from fastapi import FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import FileResponse, Response
 from sqlalchemy.engine import Connection, Engine
 from starlette.background import BackgroundTask
 
 from medisac.errors import TaxiiError
-from medisac.export.csvexport import write_csv
-from medisac.export.edl import write_edl
-from medisac.export.plain import write_plain
-from medisac.export.rpz import write_rpz
+from medisac.export.formats import (
+    DIRECTORY_FORMATS,
+    DIRECTORY_ONLY_FORMATS,
+    EDL_LISTS,
+    FORMATS,
+    FormatOptions,
+    stream_writer,
+    write_directory,
+)
 from medisac.export.select import ExportFilter, parse_types
-from medisac.export.stix import write_stix_bundle
-from medisac.export.suricata import write_suricata
-from medisac.export.zeek import write_zeek
 from medisac.model import TLP, IndicatorType, State
 from medisac.model.time import format_rfc3339, now_us, parse_rfc3339, to_us
 from medisac.store.tables import indicators, stix_objects
@@ -61,13 +66,37 @@ MEDIA_TYPES = {
     "zeek": "text/plain; charset=utf-8",
 }
 
-_EDL_LISTS = ("ip", "domain", "url")
+
+def _selection(
+    request: Request,
+    type_: Annotated[list[str] | None, Query(alias="type")] = None,
+    min_confidence: Annotated[int, Query(ge=0, le=100)] = 0,
+    tlp: str = "amber+strict",
+    since: str | None = None,
+    healthcare: bool = False,
+    max_count: Annotated[int | None, Query(alias="max", ge=1)] = None,
+) -> ExportFilter:
+    """Authenticate the request and read its filters, capped at its clearance."""
+    key = request.app.state.authenticate(request)
+    return ExportFilter(
+        types=_types(type_),
+        min_confidence=min_confidence,
+        tlp=min(_level(tlp), key.tlp_clearance),
+        since=_since(since),
+        healthcare=healthcare,
+        max_count=max_count,
+    )
+
+
+# The filters of an export request, read from its query parameters.
+Selection = Annotated[ExportFilter, Depends(_selection)]
 
 
 def create_feeds_app(engine: Engine) -> FastAPI:
     """Build the application that serves exports; mount it at ``/feeds``."""
     app = FastAPI(title="medisac feeds", openapi_url=None, docs_url=None)
     authenticate = reader_dependency(engine)
+    app.state.authenticate = authenticate
 
     @app.exception_handler(TaxiiError)
     async def _error(_request: Request, exc: TaxiiError) -> Response:
@@ -93,37 +122,97 @@ def create_feeds_app(engine: Engine) -> FastAPI:
             delta = read_delta(conn, changed_after, _types(type_), level)
         return Response(orjson.dumps(delta), media_type="application/json")
 
+    directories = _DirectoryExports(engine)
+
     @app.get("/{fmt}")
     def get_feed(
         request: Request,
         fmt: str,
-        type_: Annotated[list[str] | None, Query(alias="type")] = None,
-        min_confidence: Annotated[int, Query(ge=0, le=100)] = 0,
-        tlp: str = "amber+strict",
-        since: str | None = None,
-        healthcare: bool = False,
-        max_count: Annotated[int | None, Query(alias="max", ge=1)] = None,
+        selection: Selection,
         edl_list: Annotated[str, Query(alias="list")] = "ip",
     ) -> Response:
-        key = authenticate(request)
+        if fmt in DIRECTORY_ONLY_FORMATS:
+            raise _bad(f"{fmt} is a directory of files; fetch /feeds/{fmt}/{{file}}")
         if fmt not in MEDIA_TYPES:
-            raise _bad(f"unknown format {fmt!r}; use one of {', '.join(MEDIA_TYPES)}")
-        if edl_list not in _EDL_LISTS:
+            raise _bad(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+        if edl_list not in EDL_LISTS:
             raise _bad(f"unknown list {edl_list!r}; use ip, domain or url")
-        selection = ExportFilter(
-            types=_types(type_),
-            min_confidence=min_confidence,
-            tlp=min(_level(tlp), key.tlp_clearance),
-            since=_since(since),
-            healthcare=healthcare,
-            max_count=max_count,
-        )
         tag = _etag(engine, fmt, edl_list, selection)
         if tag in _listed_tags(request.headers.get("if-none-match")):
             return Response(status_code=304, headers={"ETag": tag})
         return _export(engine, fmt, edl_list, selection, tag)
 
+    @app.get("/{fmt}/{name}")
+    def get_feed_file(
+        request: Request, fmt: str, name: str, selection: Selection
+    ) -> Response:
+        if fmt not in DIRECTORY_FORMATS:
+            choices = ", ".join(sorted(DIRECTORY_FORMATS))
+            raise _bad(f"{fmt!r} is not a directory format; use one of {choices}")
+        directory_tag = _etag(engine, fmt, "", selection)
+        directory = directories.get(fmt, selection, directory_tag)
+        path = directory / name
+        if name.startswith(".") or not path.is_file():
+            listed = ", ".join(sorted(p.name for p in directory.iterdir()))
+            raise TaxiiError(
+                404, "Not Found", f"{fmt} has no file {name!r}; it has {listed}"
+            )
+        # The directory's tag covers every file in it; the name tells them apart.
+        tag = _etag_of([directory_tag, name])
+        if tag in _listed_tags(request.headers.get("if-none-match")):
+            return Response(status_code=304, headers={"ETag": tag})
+        return FileResponse(
+            path,
+            media_type=_file_media_type(name),
+            headers={"ETag": tag, "Cache-Control": "no-cache"},
+        )
+
     return app
+
+
+class _DirectoryExports:
+    """Directory exports written on request and kept while the store is unchanged.
+
+    A MISP instance fetches ``manifest.json`` and then each event file, so
+    one export must serve all of those requests. Each is kept under its
+    ETag, and only the most recent few are kept.
+    """
+
+    KEEP = 4
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._root = tempfile.TemporaryDirectory(prefix="medisac-feeds-")
+        self._lock = threading.Lock()
+        self._built: OrderedDict[str, Path] = OrderedDict()
+
+    def get(self, fmt: str, selection: ExportFilter, tag: str) -> Path:
+        """Return the directory of the export ``tag`` names, writing it if needed."""
+        with self._lock:
+            directory = self._built.get(tag)
+            if directory is not None:
+                self._built.move_to_end(tag)
+                return directory
+            digest = hashlib.blake2b(tag.encode(), digest_size=12).hexdigest()
+            directory = Path(self._root.name) / digest
+            with self._engine.connect() as conn:
+                count = write_directory(
+                    conn, fmt, selection, directory, FormatOptions()
+                )
+            log.info("wrote %s export for serving: %d indicators", fmt, count)
+            self._built[tag] = directory
+            while len(self._built) > self.KEEP:
+                _old_tag, old = self._built.popitem(last=False)
+                shutil.rmtree(old, ignore_errors=True)
+            return directory
+
+
+def _file_media_type(name: str) -> str:
+    if name.endswith(".json"):
+        return "application/json"
+    if name.endswith(".csv"):
+        return "text/csv; charset=utf-8"
+    return "text/plain; charset=utf-8"
 
 
 def read_delta(
@@ -167,28 +256,21 @@ def _export(
     engine: Engine, fmt: str, edl_list: str, selection: ExportFilter, tag: str
 ) -> Response:
     """Write the export to a temporary file and send it, then delete the file."""
-    writer: Any = {
-        "plain": write_plain,
-        "csv": write_csv,
-        "edl": partial(write_edl, kind=edl_list, max_entries=None),
-        "rpz": write_rpz,
-        "stix": write_stix_bundle,
-        "suricata": write_suricata,
-        "zeek": write_zeek,
-    }[fmt]
-    handle = tempfile.NamedTemporaryFile(prefix="medisac-feed-", delete=False)  # noqa: SIM115
+    writer = stream_writer(fmt, FormatOptions(edl_list=edl_list))
+    descriptor, name = tempfile.mkstemp(prefix="medisac-feed-")
+    path = Path(name)
     try:
-        with handle, engine.connect() as conn:
+        with os.fdopen(descriptor, "wb") as handle, engine.connect() as conn:
             count = writer(conn, selection, handle)
     except BaseException:
-        Path(handle.name).unlink()
+        path.unlink()
         raise
     log.info("served %s export: %d indicators", fmt, count)
     return FileResponse(
-        handle.name,
+        path,
         media_type=MEDIA_TYPES[fmt],
         headers={"ETag": tag, "Cache-Control": "no-cache"},
-        background=BackgroundTask(Path(handle.name).unlink),
+        background=BackgroundTask(path.unlink),
     )
 
 
@@ -216,6 +298,10 @@ def _etag(engine: Engine, fmt: str, edl_list: str, selection: ExportFilter) -> s
         last_seq,
         lapsed,
     ]
+    return _etag_of(parts)
+
+
+def _etag_of(parts: list[Any]) -> str:
     digest = hashlib.blake2b(orjson.dumps(parts), digest_size=12).hexdigest()
     return f'W/"{digest}"'
 

@@ -47,6 +47,7 @@ from typing import Any, BinaryIO
 import orjson
 from sqlalchemy.engine import Connection
 
+from medisac.export.files import replaced_file
 from medisac.export.select import ExportFilter, selected_rows
 from medisac.model import IndicatorType
 
@@ -207,7 +208,7 @@ def write_suricata_dir(
     export = _start(sid_base)
     directory.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
-        out = stack.enter_context((directory / RULES_FILE).open("wb"))
+        out = stack.enter_context(replaced_file(directory / RULES_FILE))
         lists: dict[IndicatorType, BinaryIO] = {}
         for row in selected_rows(conn, replace(selection, blocking_only=True)):
             kind = IndicatorType(row.i_type)
@@ -221,7 +222,7 @@ def write_suricata_dir(
                 continue
             if kind not in lists:
                 path = directory / spec.file_name
-                lists[kind] = stack.enter_context(path.open("wb"))
+                lists[kind] = stack.enter_context(replaced_file(path))
             lists[kind].write(value.encode() + b"\n")
             export.exported += 1
         for kind in lists:

@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from medisac.enrich.benign import KnownBenign
-from medisac.errors import IngestError, NormalizationError
+from medisac.errors import ConfigError, IngestError, NormalizationError
 from medisac.ingest.detect import PARSERS, ParseOptions, detect_format
 from medisac.ingest.document import Document
 from medisac.ingest.reader import expand
@@ -32,6 +32,7 @@ from medisac.model.time import now_us, to_us
 from medisac.normalize import normalize
 from medisac.store.merge import Candidate, Merger, ensure_source
 from medisac.store.tables import ingest_runs, sources
+from medisac.vulns.ingest import VULN_FORMATS, ingest_into_summary
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,14 @@ class IngestRequest:
     confidence: int | None = None
     max_input_bytes: int = 256 * 1024 * 1024
     complete_listing: bool = False
+
+    def __post_init__(self) -> None:
+        if self.format is not None and self.format not in PARSERS:
+            choices = ", ".join(PARSERS)
+            raise ConfigError(
+                f"unknown input format {self.format!r}; use one of {choices}, "
+                "or give none to detect it"
+            )
 
 
 def ingest(
@@ -185,6 +194,9 @@ def _ingest_document(
     try:
         fmt = request.format or detect_format(doc)
         summary.formats[fmt] += 1
+        if fmt in VULN_FORMATS:
+            ingest_into_summary(merger.engine, doc, fmt, summary)
+            return
         items = PARSERS[fmt](doc, ParseOptions())
         for candidate in _candidates(doc.origin, items, summary):
             batch.append(candidate)
