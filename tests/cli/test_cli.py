@@ -248,3 +248,44 @@ def test_export_into_directory(
     result = medisac("export", "-f", fmt, "--tlp", "red", "-o", str(out), db=store.url)
     assert result.returncode == 0, result.stderr
     assert files <= {child.name for child in out.iterdir()}
+
+
+def test_export_kit(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "list.txt"
+    path.write_text("198.51.100.63\nkit.example.org\n")
+    assert (
+        medisac("ingest", str(path), "--confidence", "80", db=store.url).returncode == 0
+    )
+    kit = tmp_path / "kit"
+    result = medisac("export", "--kit", str(kit), "--tlp", "red", db=store.url)
+    assert result.returncode == 0, result.stderr
+    assert "1 addresses, 1 domains, 1 zone entries" in result.stderr
+    assert (kit / "block-ip-addresses.txt").read_text() == "198.51.100.63\n"
+    assert (kit / "block-domains.txt").read_text() == "kit.example.org\n"
+    assert "kit.example.org CNAME ." in (kit / "dns-block.rpz").read_text()
+
+
+def test_export_kit_skips_low_confidence(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "list.txt"
+    path.write_text("198.51.100.64\n")
+    assert (
+        medisac("ingest", str(path), "--confidence", "30", db=store.url).returncode == 0
+    )
+    kit = tmp_path / "kit"
+    result = medisac("export", "--kit", str(kit), "--tlp", "red", db=store.url)
+    assert result.returncode == 0, result.stderr
+    assert (kit / "block-ip-addresses.txt").read_text() == ""
+
+
+def test_export_needs_format_or_kit(store: Store) -> None:
+    result = medisac("export", db=store.url)
+    assert result.returncode == 2
+    assert "--kit" in result.stderr
+    both = medisac("export", "--kit", "k", "--format", "plain", db=store.url)
+    assert both.returncode == 2
+
+
+def test_misp_export_needs_directory(store: Store) -> None:
+    result = medisac("export", "--format", "misp", db=store.url)
+    assert result.returncode == 2
+    assert "-o DIR" in result.stderr

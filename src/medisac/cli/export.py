@@ -17,6 +17,7 @@ from medisac.export.formats import (
     stream_writer,
     write_directory,
 )
+from medisac.export.kit import DEFAULT_MIN_CONFIDENCE, DEFAULT_TOP, write_kit
 from medisac.export.select import ExportFilter, parse_types
 from medisac.model import TLP, IndicatorType
 from medisac.model.time import parse_rfc3339, to_us
@@ -30,6 +31,13 @@ def _parse_types(values: list[str] | None) -> frozenset[IndicatorType]:
         raise typer.BadParameter(str(exc), param_hint="--type") from None
 
 
+def _parse_level(text: str) -> TLP:
+    try:
+        return TLP.parse(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--tlp") from None
+
+
 def _parse_since(value: str | None) -> int | None:
     if value is None:
         return None
@@ -41,13 +49,28 @@ def _parse_since(value: str | None) -> int | None:
 
 def export(
     fmt: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--format",
             "-f",
             help="Output format: plain, csv, edl, rpz, stix, suricata, zeek or misp.",
         ),
-    ],
+    ] = None,
+    kit: Annotated[
+        Path | None,
+        typer.Option(
+            "--kit",
+            help="Write a starter kit (firewall lists, DNS zone, README) into DIR.",
+            metavar="DIR",
+        ),
+    ] = None,
+    kit_url: Annotated[
+        str | None,
+        typer.Option(
+            "--kit-url",
+            help="Kit: the exchange's /feeds URL, for the README's refresh steps.",
+        ),
+    ] = None,
     output: Annotated[
         Path | None,
         typer.Option("--output", "-o", help="File to write; default: standard output."),
@@ -57,8 +80,15 @@ def export(
         typer.Option("--type", "-t", help="Only this indicator type; repeatable."),
     ] = None,
     min_confidence: Annotated[
-        int, typer.Option("--min-confidence", min=0, max=100, help="Lowest confidence.")
-    ] = 0,
+        int | None,
+        typer.Option(
+            "--min-confidence",
+            min=0,
+            max=100,
+            help="Lowest confidence "
+            f"(default 0, or {DEFAULT_MIN_CONFIDENCE} for --kit).",
+        ),
+    ] = None,
     tlp: Annotated[
         str,
         typer.Option(
@@ -76,7 +106,10 @@ def export(
     max_count: Annotated[
         int | None,
         typer.Option(
-            "--max", min=1, help="Keep at most this many, the highest confidence first."
+            "--max",
+            min=1,
+            help="Keep at most this many, the highest confidence first "
+            f"(for --kit: per list, default {DEFAULT_TOP:,}).",
         ),
     ] = None,
     edl_list: Annotated[
@@ -111,6 +144,13 @@ def export(
     misp writes a MISP feed (manifest.json, event files, hashes.csv) into
     the directory ``-o`` names.
     """
+    if kit is not None:
+        if fmt is not None:
+            raise typer.BadParameter("give --kit or --format, not both")
+        _export_kit(kit, kit_url, types, min_confidence, tlp, healthcare, max_count, db)
+        return
+    if fmt is None:
+        raise typer.BadParameter("give --format F, or --kit DIR", param_hint="--format")
     if fmt not in FORMATS:
         choices = ", ".join(sorted(FORMATS))
         raise typer.BadParameter(f"unknown format {fmt!r}; use one of {choices}")
@@ -128,13 +168,10 @@ def export(
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--list") from None
-    try:
-        level = TLP.parse(tlp)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--tlp") from None
+    level = _parse_level(tlp)
     selection = ExportFilter(
         types=_parse_types(types),
-        min_confidence=min_confidence,
+        min_confidence=min_confidence or 0,
         tlp=level,
         since=_parse_since(since),
         healthcare=healthcare,
@@ -155,6 +192,37 @@ def export(
                 with output.open("wb") as handle:
                     count = writer(conn, selection, handle)
     typer.echo(f"exported {count:,} indicators as {fmt}", err=True)
+
+
+def _export_kit(
+    directory: Path,
+    feed_url: str | None,
+    types: list[str] | None,
+    min_confidence: int | None,
+    tlp: str,
+    healthcare: bool,
+    top: int | None,
+    db: str | None,
+) -> None:
+    """Write the starter kit into ``directory`` and report what it holds."""
+    selection = ExportFilter(
+        types=_parse_types(types),
+        min_confidence=DEFAULT_MIN_CONFIDENCE
+        if min_confidence is None
+        else min_confidence,
+        tlp=_parse_level(tlp),
+        healthcare=healthcare,
+    )
+    engine = open_store(Settings.from_env(db=db))
+    with engine.connect() as conn:
+        counts = write_kit(
+            conn, selection, directory, top=top or DEFAULT_TOP, feed_url=feed_url
+        )
+    typer.echo(
+        f"wrote a starter kit to {directory}: {counts.ips:,} addresses, "
+        f"{counts.domains:,} domains, {counts.zone:,} zone entries",
+        err=True,
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -37,6 +37,7 @@ from itertools import chain, islice
 from typing import Any
 
 from medisac.errors import IngestError
+from medisac.export.csvexport import unescape_cell
 from medisac.ingest.csvcolumns import Columns, column_key, is_header, plan_columns
 from medisac.ingest.document import Document, LongLine
 from medisac.ingest.options import ParseOptions
@@ -312,7 +313,9 @@ class _RowReader:
 def _cell(cells: list[str], index: int | None) -> str:
     if index is None or index >= len(cells):
         return ""
-    return cells[index]
+    # Spreadsheet-safe exports, medisac's among them, put ' before a cell
+    # that a spreadsheet would run as a formula; the value is without it.
+    return unescape_cell(cells[index])
 
 
 def _observation(
