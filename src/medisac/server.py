@@ -9,14 +9,20 @@ from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
 from medisac import __version__
+from medisac.api.app import API_MOUNT_PATH, create_api_app
 from medisac.export.served import FEEDS_MOUNT_PATH, create_feeds_app
 from medisac.feeds.scheduler import FeedScheduler
+from medisac.members.gate import Gate
 from medisac.settings import Settings
 from medisac.taxii.app import TAXII_MOUNT_PATH, create_taxii_app
 
 
 def create_app(
-    engine: Engine, settings: Settings, *, run_feeds: bool = False
+    engine: Engine,
+    settings: Settings,
+    *,
+    run_feeds: bool = False,
+    gate: Gate | None = None,
 ) -> FastAPI:
     """Build the server over the store behind ``engine``.
 
@@ -26,17 +32,20 @@ def create_app(
     lifespan) and stops with it.
     """
 
+    gate = gate or Gate(engine)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        if not run_feeds:
-            yield
-            return
-        scheduler = FeedScheduler(engine, max_input_bytes=settings.max_input_bytes)
-        scheduler.start()
+        scheduler = None
+        if run_feeds:
+            scheduler = FeedScheduler(engine, max_input_bytes=settings.max_input_bytes)
+            scheduler.start()
         try:
             yield
         finally:
-            scheduler.shutdown()
+            if scheduler is not None:
+                scheduler.shutdown()
+            gate.usage.flush()
 
     app = FastAPI(
         title="medisac",
@@ -45,6 +54,7 @@ def create_app(
         redoc_url=None,
         lifespan=lifespan,
     )
-    app.mount(TAXII_MOUNT_PATH, create_taxii_app(engine, settings))
-    app.mount(FEEDS_MOUNT_PATH, create_feeds_app(engine))
+    app.mount(TAXII_MOUNT_PATH, create_taxii_app(engine, settings, gate))
+    app.mount(FEEDS_MOUNT_PATH, create_feeds_app(engine, gate))
+    app.mount(API_MOUNT_PATH, create_api_app(engine, gate))
     return app

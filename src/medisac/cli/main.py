@@ -20,6 +20,7 @@ from medisac.cli import analyst as analyst_cmd
 from medisac.cli import export as export_cmd
 from medisac.cli import feeds as feeds_cmd
 from medisac.cli import ingest as ingest_cmd
+from medisac.cli import members as members_cmd
 from medisac.cli import serve as serve_cmd
 from medisac.cli import store as store_cmd
 from medisac.errors import ConfigError, MedisacError
@@ -71,6 +72,7 @@ export_cmd.register(app)
 allow_cmd.register(app)
 analyst_cmd.register(app)
 feeds_cmd.register(app)
+members_cmd.register(app)
 
 
 def run() -> None:

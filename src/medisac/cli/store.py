@@ -14,9 +14,11 @@ from rich.table import Table
 from medisac.cli.options import DbOption, open_store
 from medisac.errors import NormalizationError
 from medisac.feeds.catalogue import default_feed_names, enable_entry
+from medisac.members.access import Audience
+from medisac.members.lookup import find_visible, parse_value
+from medisac.members.orgs import get_org
 from medisac.model import TLP
 from medisac.model.time import format_rfc3339
-from medisac.normalize import normalize
 from medisac.settings import Settings
 from medisac.store.engine import begin_write, create_engine
 from medisac.store.keys import create_key
@@ -119,32 +121,29 @@ def search(
     ),
     db: DbOption = None,
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+    as_org: str | None = typer.Option(
+        None,
+        "--as",
+        metavar="ORG",
+        help="Show only what this organisation (id or name) may read.",
+    ),
 ) -> None:
     """Print everything known about one value, after normalising it."""
     engine = open_store(Settings.from_env(db=db))
     try:
-        wanted = normalize(value)
-    except NormalizationError as exc:
         # File names are never detected from their shape, so a value that fits
         # no other type is looked up as a file name.
-        try:
-            wanted = normalize(value, "filename")
-        except NormalizationError:
-            typer.echo(
-                f"{value!r} is not a valid indicator value: {exc.reason}", err=True
-            )
-            raise typer.Exit(1) from None
+        wanted = parse_value(value)
+    except NormalizationError as exc:
+        typer.echo(f"{value!r} is not a valid indicator value: {exc.reason}", err=True)
+        raise typer.Exit(1) from None
     found = []
     with engine.connect() as conn:
-        for item in wanted:
-            row = conn.execute(
-                sa.select(indicators).where(
-                    indicators.c.type == item.type.value,
-                    indicators.c.value == item.value,
-                )
-            ).first()
-            if row is not None:
-                found.append((row, _provenance(conn, row.id)))
+        audience = Audience.everything()
+        if as_org is not None:
+            audience = get_org(conn, as_org).audience
+        for row in find_visible(conn, wanted, audience):
+            found.append((row, _provenance(conn, row.id)))
     if not found:
         shown = ", ".join(f"{v.type.value} {v.value}" for v in wanted)
         typer.echo(f"not found: {shown}", err=True)

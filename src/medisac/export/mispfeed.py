@@ -225,7 +225,7 @@ def _withdrawn_views(
     ic = indicators.c
     conditions = [
         ic.modified > since,
-        ic.tlp <= int(selection.tlp),
+        selection.visibility(),
         ic.confidence >= selection.min_confidence,
         sa.or_(
             ic.state != State.ACTIVE.value,

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from medisac.members.access import Audience
 from medisac.model import TLP, IndicatorType, State
 from medisac.model.time import now_us
 from medisac.store.tables import indicators, stix_objects
@@ -26,7 +27,8 @@ class ExportFilter:
     whose published version is newer (microseconds since the epoch).
     ``healthcare`` keeps only healthcare-relevant records, and ``max_count``
     keeps the highest-confidence records up to that many, newer first among
-    equals.
+    equals. ``audience`` is the reader on whose behalf the export is made;
+    without one (an operator's command) only ``tlp`` limits the levels.
     """
 
     types: frozenset[IndicatorType] = frozenset()
@@ -36,6 +38,14 @@ class ExportFilter:
     blocking_only: bool = False
     healthcare: bool = False
     max_count: int | None = None
+    audience: Audience | None = None
+
+    def visibility(self) -> sa.ColumnElement[bool]:
+        """Return the TLP condition on ``indicators`` for this export's reader."""
+        ic = indicators.c
+        if self.audience is None:
+            return ic.tlp <= int(self.tlp)
+        return self.audience.narrowed(self.tlp).condition(ic.tlp, ic.id)
 
     def conditions(self) -> list[sa.ColumnElement[bool]]:
         """Return SQL conditions on ``indicators`` for this filter."""
@@ -45,7 +55,7 @@ class ExportFilter:
             # A value past the end of validity its sources gave is not blocked.
             sa.or_(ic.valid_until.is_(None), ic.valid_until > now_us()),
             ic.confidence >= self.min_confidence,
-            ic.tlp <= int(self.tlp),
+            self.visibility(),
         ]
         if self.types:
             found.append(ic.type.in_(sorted(t.value for t in self.types)))

@@ -46,10 +46,12 @@ from medisac.export.formats import (
     write_directory,
 )
 from medisac.export.select import ExportFilter, parse_types
+from medisac.members.access import Audience
+from medisac.members.gate import Gate, forbidden, tier_of
 from medisac.model import TLP, IndicatorType, State
 from medisac.model.time import format_rfc3339, now_us, parse_rfc3339, to_us
-from medisac.store.tables import indicators, stix_objects
-from medisac.taxii.auth import reader_dependency
+from medisac.store.tables import indicators, red_recipients, stix_objects
+from medisac.taxii.auth import READ_SCOPE
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +83,8 @@ def _selection(
     return ExportFilter(
         types=_types(type_),
         min_confidence=min_confidence,
-        tlp=min(_level(tlp), key.tlp_clearance),
+        tlp=_level(tlp),
+        audience=key.audience,
         since=_since(since),
         healthcare=healthcare,
         max_count=max_count,
@@ -92,10 +95,13 @@ def _selection(
 Selection = Annotated[ExportFilter, Depends(_selection)]
 
 
-def create_feeds_app(engine: Engine) -> FastAPI:
-    """Build the application that serves exports; mount it at ``/feeds``."""
+def create_feeds_app(engine: Engine, gate: Gate | None = None) -> FastAPI:
+    """Build the application that serves exports; mount it at ``/feeds``.
+
+    Requests are admitted by ``gate`` (one of its own when None).
+    """
     app = FastAPI(title="medisac feeds", openapi_url=None, docs_url=None)
-    authenticate = reader_dependency(engine)
+    authenticate = (gate or Gate(engine)).require("feeds", READ_SCOPE)
     app.state.authenticate = authenticate
 
     @app.exception_handler(TaxiiError)
@@ -117,9 +123,9 @@ def create_feeds_app(engine: Engine) -> FastAPI:
     ) -> Response:
         key = authenticate(request)
         changed_after = _parse_since(since)
-        level = min(_level(tlp), key.tlp_clearance)
+        audience = key.audience.narrowed(_level(tlp))
         with engine.connect() as conn:
-            delta = read_delta(conn, changed_after, _types(type_), level)
+            delta = read_delta(conn, changed_after, _types(type_), audience)
         return Response(orjson.dumps(delta), media_type="application/json")
 
     directories = _DirectoryExports(engine)
@@ -135,6 +141,7 @@ def create_feeds_app(engine: Engine) -> FastAPI:
             raise _bad(f"{fmt} is a directory of files; fetch /feeds/{fmt}/{{file}}")
         if fmt not in MEDIA_TYPES:
             raise _bad(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+        _check_tier(request, fmt)
         if edl_list not in EDL_LISTS:
             raise _bad(f"unknown list {edl_list!r}; use ip, domain or url")
         tag = _etag(engine, fmt, edl_list, selection)
@@ -149,6 +156,7 @@ def create_feeds_app(engine: Engine) -> FastAPI:
         if fmt not in DIRECTORY_FORMATS:
             choices = ", ".join(sorted(DIRECTORY_FORMATS))
             raise _bad(f"{fmt!r} is not a directory format; use one of {choices}")
+        _check_tier(request, fmt)
         directory_tag = _etag(engine, fmt, "", selection)
         directory = directories.get(fmt, selection, directory_tag)
         path = directory / name
@@ -207,6 +215,17 @@ class _DirectoryExports:
             return directory
 
 
+def _check_tier(request: Request, fmt: str) -> None:
+    """Raise 403 when the tier of the request's key does not include ``fmt``."""
+    tier = tier_of(request.state.key)
+    if tier is not None and not tier.allows_export(fmt):
+        allowed = ", ".join(sorted(tier.export_formats or ()))
+        raise forbidden(
+            f"the {tier.name} tier does not include {fmt} exports; it includes "
+            f"{allowed}"
+        )
+
+
 def _file_media_type(name: str) -> str:
     if name.endswith(".json"):
         return "application/json"
@@ -216,7 +235,10 @@ def _file_media_type(name: str) -> str:
 
 
 def read_delta(
-    conn: Connection, since: int, types: frozenset[IndicatorType], tlp: TLP
+    conn: Connection,
+    since: int,
+    types: frozenset[IndicatorType],
+    audience: Audience,
 ) -> dict[str, Any]:
     """Return the values added and withdrawn after ``since`` (µs), by type.
 
@@ -227,7 +249,7 @@ def read_delta(
     """
     ic = indicators.c
     now = now_us()
-    conditions = [ic.modified > since, ic.tlp <= int(tlp)]
+    conditions = [ic.modified > since, audience.condition(ic.tlp, ic.id)]
     if types:
         conditions.append(ic.type.in_(sorted(t.value for t in types)))
     added: dict[str, list[str]] = {}
@@ -281,6 +303,8 @@ def _etag(engine: Engine, fmt: str, edl_list: str, selection: ExportFilter) -> s
         last_seq = conn.execute(sa.select(sa.func.max(so.seq))).scalar() or 0
         # Values past their valid_until leave exports before expiry publishes
         # their expired version, so they change the export too.
+        named = conn.execute(sa.select(sa.func.count()).select_from(red_recipients))
+        red_named = named.scalar()
         lapsed = conn.execute(
             sa.select(sa.func.count()).where(
                 ic.state == State.ACTIVE.value, ic.valid_until <= now_us()
@@ -295,10 +319,19 @@ def _etag(engine: Engine, fmt: str, edl_list: str, selection: ExportFilter) -> s
         selection.since,
         selection.healthcare,
         selection.max_count,
+        # RED records named for one organisation make its export differ.
+        _audience_key(selection.audience),
         last_seq,
         lapsed,
+        red_named,
     ]
     return _etag_of(parts)
+
+
+def _audience_key(audience: Audience | None) -> list[Any] | None:
+    if audience is None:
+        return None
+    return [int(audience.clearance), audience.org_id, audience.operator]
 
 
 def _etag_of(parts: list[Any]) -> str:

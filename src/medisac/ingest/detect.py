@@ -39,6 +39,7 @@ from medisac.ingest.options import ParseOptions, Parser
 from medisac.ingest.plain import parse_plain
 from medisac.ingest.stix import parse_stix
 from medisac.ingest.stix1 import parse_stix1
+from medisac.ingest.submission import parse_submission
 
 __all__ = ["FORMATS", "PARSERS", "ParseOptions", "detect_format"]
 
@@ -49,6 +50,7 @@ PARSERS: dict[str, Parser] = {
     "misp": parse_misp,
     "openioc": parse_openioc,
     "stix1": parse_stix1,
+    "submission": parse_submission,
 }
 FORMATS = tuple(PARSERS)
 

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
 from medisac.errors import MedisacError
+from medisac.members.access import Audience
 from medisac.model import TLP
 from medisac.model.time import now_us
 from medisac.store.tables import organisations
@@ -59,6 +60,11 @@ class Org:
     contacts: tuple[dict[str, str], ...]
     created: int
     modified: int
+
+    @property
+    def audience(self) -> Audience:
+        """The records this organisation may read at its own clearance."""
+        return Audience.member(self.id, self.clearance)
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> Org:

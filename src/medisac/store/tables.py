@@ -327,11 +327,16 @@ submissions = Table(
     Column("received", BigInteger, nullable=False),
     # "pending", "accepted", "rejected" or "failed".
     Column("status", String(16), nullable=False),
+    # "submission" (the JSON API's body) or "stix" (a TAXII envelope).
+    Column("kind", String(16), nullable=False),
     # The request body as received; readable by analysts only.
     Column("original", Text, nullable=False),
     # The body with personal and patient data redacted.
     Column("scrubbed", Text, nullable=False),
     Column("redactions", Integer, nullable=False, default=0),
+    # Values stored and values rejected when the submission was published.
+    Column("published", Integer),
+    Column("rejected", Integer),
     Column("reviewed_by", Integer),
     Column("reviewed_at", BigInteger),
     Column("note", Text),

@@ -9,10 +9,11 @@ from fastapi import FastAPI, Request
 from sqlalchemy.engine import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from medisac.members.gate import Gate
 from medisac.settings import Settings
 from medisac.store.keys import KeyRow
 from medisac.taxii.api_root import api_root_router
-from medisac.taxii.auth import reader_dependency
+from medisac.taxii.auth import READ_SCOPE
 from medisac.taxii.collections import collections_router
 from medisac.taxii.discovery import discovery_router
 from medisac.taxii.errors import install_error_handlers
@@ -24,14 +25,17 @@ log = logging.getLogger(__name__)
 TAXII_MOUNT_PATH = "/taxii2"
 
 
-def create_taxii_app(engine: Engine, settings: Settings) -> FastAPI:
+def create_taxii_app(
+    engine: Engine, settings: Settings, gate: Gate | None = None
+) -> FastAPI:
     """Build the TAXII 2.1 application over the store behind ``engine``.
 
     Its paths are relative to where it is mounted; mount it at
     :data:`TAXII_MOUNT_PATH` (``app.mount("/taxii2", create_taxii_app(...))``)
     so discovery is ``/taxii2/`` and the API root ``/taxii2/api/``. Every
-    resource needs an API key with the ``read`` scope, and every response,
-    errors included, has the TAXII 2.1 media type.
+    resource needs an API key with the ``read`` scope, admitted by ``gate``
+    (one of its own when None), and every response, errors included, has
+    the TAXII 2.1 media type.
     """
     app = FastAPI(
         title="medisac TAXII 2.1",
@@ -39,7 +43,8 @@ def create_taxii_app(engine: Engine, settings: Settings) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    authenticate = reader_dependency(engine)
+    gate = gate or Gate(engine)
+    authenticate = gate.require("taxii", READ_SCOPE)
 
     def require_reader(request: Request) -> KeyRow:
         # Credentials are checked first, so a caller without them learns

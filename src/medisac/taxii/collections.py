@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Response
 
 from medisac.errors import TaxiiError
+from medisac.members.gate import forbidden, tier_of
 from medisac.stix import STATIC_IDS
 from medisac.store.keys import KeyRow
 from medisac.store.tables import stix_objects
@@ -105,13 +106,34 @@ def find_collection(collection_id: str) -> CollectionSpec:
     )
 
 
+def collection_for(collection_id: str, key: KeyRow) -> CollectionSpec:
+    """Return the collection ``collection_id`` names if ``key``'s tier includes it.
+
+    Raises a 404 :class:`TaxiiError` for an unknown collection and a 403 one
+    for a collection outside the key's tier.
+    """
+    collection = find_collection(collection_id)
+    tier = tier_of(key)
+    if tier is not None and not tier.allows_collection(collection.alias):
+        raise forbidden(
+            f"the {tier.name} tier does not include the {collection.alias} "
+            "collection; ask the exchange operator about a tier that does"
+        )
+    return collection
+
+
+def _listed_for(key: KeyRow) -> list[CollectionSpec]:
+    tier = tier_of(key)
+    return [c for c in COLLECTIONS if tier is None or tier.allows_collection(c.alias)]
+
+
 def collections_router(require_reader: Callable[..., KeyRow]) -> APIRouter:
     """Build the router for ``api/collections/`` and ``api/collections/{id}/``."""
     router = APIRouter()
 
     @router.get("/api/collections/", name="taxii_collections")
     def list_collections(key: Annotated[KeyRow, Depends(require_reader)]) -> Response:
-        body = {"collections": [c.resource(key) for c in COLLECTIONS]}
+        body = {"collections": [c.resource(key) for c in _listed_for(key)]}
         return taxii_response(orjson.dumps(body))
 
     @router.get("/api/collections/{collection_id}/", name="taxii_collection")
@@ -119,7 +141,7 @@ def collections_router(require_reader: Callable[..., KeyRow]) -> APIRouter:
         collection_id: str, key: Annotated[KeyRow, Depends(require_reader)]
     ) -> Response:
         return taxii_response(
-            orjson.dumps(find_collection(collection_id).resource(key))
+            orjson.dumps(collection_for(collection_id, key).resource(key))
         )
 
     return router

@@ -17,12 +17,14 @@ from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy.engine import Engine
 
 from medisac.errors import TaxiiError
+from medisac.members import audit
+from medisac.model import TLP
 from medisac.model.time import format_rfc3339
 from medisac.settings import Settings
 from medisac.store.keys import KeyRow
 from medisac.store.tables import stix_objects
 from medisac.store.views import render_body, view_from_columns
-from medisac.taxii.collections import find_collection
+from medisac.taxii.collections import collection_for
 from medisac.taxii.filters import MatchFilter, parse_match
 from medisac.taxii.media import STIX_MEDIA_TYPE, taxii_response
 from medisac.taxii.paging import (
@@ -51,6 +53,7 @@ class _Request:
     scope: Scope
     match: MatchFilter
     page: PageParams
+    key_id: int
 
 
 def objects_router(
@@ -67,7 +70,7 @@ def objects_router(
         object_id: str | None = None,
         allow_version: bool = True,
     ) -> _Request:
-        scope = Scope(find_collection(collection_id), key.tlp_clearance, object_id)
+        scope = Scope(collection_for(collection_id, key), key.audience, object_id)
         params = request.query_params
         return _Request(
             scope=scope,
@@ -75,6 +78,7 @@ def objects_router(
             page=parse_page_params(
                 params, settings.taxii_default_page, settings.taxii_max_page
             ),
+            key_id=key.id,
         )
 
     def fetch(parsed: _Request, columns: Sequence[Any] | None = None) -> Page:
@@ -95,6 +99,7 @@ def objects_router(
                     f"no object {parsed.scope.object_id!r} in collection "
                     f"{parsed.scope.collection.id} that this key may read",
                 )
+        _audit_read(engine, parsed, page)
         return page
 
     def serve_objects(parsed: _Request) -> Response:
@@ -151,6 +156,26 @@ def objects_router(
         return _json_page(page, "objects", entries)
 
     return router
+
+
+def _audit_read(engine: Engine, parsed: _Request, page: Page) -> None:
+    """Record a page read with AMBER or RED clearance in the audit log.
+
+    NOTE: the entry records that the page could hold AMBER or RED objects,
+    not that it did, so that paging costs no extra query.
+    """
+    audience = parsed.scope.audience
+    if not page.rows or audience.clearance < TLP.AMBER:
+        return
+    with engine.begin() as conn:
+        audit.record(
+            conn,
+            "read.amber",
+            f"taxii collection {parsed.scope.collection.alias}",
+            org_id=audience.org_id,
+            key_id=parsed.key_id,
+            detail={"objects": len(page.rows), "object": parsed.scope.object_id},
+        )
 
 
 @contextmanager

@@ -1,8 +1,9 @@
 """Read pages of ``stix_objects`` rows for the objects, manifest and versions endpoints.
 
 Each page is one query ordered by ``seq`` that fetches ``limit + 1`` rows. The
-extra row only shows whether more rows follow. Rows above the caller's TLP
-clearance are never read.
+extra row only shows whether more rows follow. Rows the caller's audience
+may not read (see :mod:`medisac.members.access`) are never read, so they
+count in no page, total or ``next`` token.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from medisac.model import TLP
+from medisac.members.access import Audience
 from medisac.store.tables import indicators, stix_objects
 from medisac.store.views import VIEW_COLUMNS, VIEW_PREFIX
 from medisac.taxii.collections import CollectionSpec
@@ -28,16 +29,19 @@ _first_added = stix_objects.alias("first_added")
 
 @dataclass(frozen=True, slots=True)
 class Scope:
-    """The rows one request may see: a collection, at a clearance, maybe one id."""
+    """The rows one request may see: a collection, for an audience, maybe one id."""
 
     collection: CollectionSpec
-    clearance: TLP
+    audience: Audience
     object_id: str | None = None
 
     def conditions(self) -> list[sa.ColumnElement[bool]]:
         """Return the SQL conditions that keep a row inside this scope."""
         so = stix_objects.c
-        found = [self.collection.condition(), so.tlp <= int(self.clearance)]
+        found = [
+            self.collection.condition(),
+            self.audience.condition(so.tlp, so.indicator_id),
+        ]
         if self.object_id is not None:
             found.append(so.stix_id == self.object_id)
         return found

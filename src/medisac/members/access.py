@@ -1,0 +1,84 @@
+"""Who may read what: the one TLP rule that every read path applies.
+
+A reader's :class:`Audience` turns into a SQL condition on a table's TLP
+and indicator id columns, so TAXII pages, counts and ``next`` tokens, the
+JSON API, served exports and searches on behalf of an organisation all
+filter in the database with the same rule:
+
+- an operator (an admin key without an organisation) reads everything;
+- a member reads records up to its clearance, and never above AMBER+STRICT
+  by clearance alone;
+- a TLP:RED record goes only to the organisations named on it (the
+  ``red_recipients`` table), whatever their clearance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy import ColumnElement
+
+from medisac.model import TLP
+from medisac.store.tables import red_recipients
+
+# The most restrictive level a clearance alone can reach: RED needs a name.
+MAX_CLEARANCE = TLP.AMBER_STRICT
+
+
+@dataclass(frozen=True, slots=True)
+class Audience:
+    """The records one reader may receive.
+
+    ``clearance`` is the most restrictive TLP level read by clearance (RED
+    only for operators); ``org_id`` is the organisation RED records must
+    name for this reader to receive them.
+    """
+
+    clearance: TLP
+    org_id: str | None = None
+    operator: bool = False
+
+    @classmethod
+    def everything(cls) -> Audience:
+        """The operator's audience: every record at every level."""
+        return cls(clearance=TLP.RED, operator=True)
+
+    @classmethod
+    def member(cls, org_id: str | None, clearance: TLP) -> Audience:
+        """A member organisation's audience at ``clearance``, capped at AMBER+STRICT."""
+        return cls(clearance=min(clearance, MAX_CLEARANCE), org_id=org_id)
+
+    def narrowed(self, ceiling: TLP) -> Audience:
+        """Return this audience limited to ``ceiling``, as a request may ask."""
+        if self.operator:
+            return self if ceiling == TLP.RED else Audience(clearance=ceiling)
+        return Audience(
+            clearance=min(self.clearance, ceiling),
+            org_id=self.org_id if ceiling == TLP.RED else None,
+        )
+
+    def may_read(self, tlp: TLP, named: frozenset[str] = frozenset()) -> bool:
+        """Tell whether a record at ``tlp`` that names ``named`` is readable."""
+        if self.operator:
+            return True
+        if tlp <= self.clearance and tlp < TLP.RED:
+            return True
+        return tlp == TLP.RED and self.org_id is not None and self.org_id in named
+
+    def condition(
+        self,
+        tlp_column: ColumnElement[int],
+        indicator_id_column: ColumnElement[int],
+    ) -> ColumnElement[bool]:
+        """Return the SQL condition on a row's TLP and indicator id columns."""
+        if self.operator:
+            return sa.true()
+        readable = tlp_column <= int(min(self.clearance, MAX_CLEARANCE))
+        if self.org_id is None:
+            return readable
+        named = sa.exists().where(
+            red_recipients.c.indicator_id == indicator_id_column,
+            red_recipients.c.org_id == self.org_id,
+        )
+        return sa.or_(readable, sa.and_(tlp_column == int(TLP.RED), named))

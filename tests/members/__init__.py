@@ -1,0 +1,1 @@
+"""Tests of member organisations and their submissions."""
