@@ -25,7 +25,9 @@ def unknown(content: bytes, origin: str = "input") -> str:
 
 
 def test_formats_match_parsers() -> None:
-    assert set(FORMATS) == {"plain", "csv", "stix", "misp", "openioc", "stix1"}
+    indicators = {"plain", "csv", "stix", "misp", "openioc", "stix1", "submission"}
+    vulnerabilities = {"csaf", "cve", "kev"}
+    assert set(FORMATS) == indicators | vulnerabilities
     assert set(PARSERS) == set(FORMATS)
 
 

@@ -38,6 +38,7 @@ from medisac.model import TLP, IndicatorType, State
 from medisac.model.time import format_rfc3339, parse_rfc3339, to_us
 from medisac.store.keys import KeyRow
 from medisac.store.tables import indicators
+from medisac.vulns.api import create_vulns_router
 
 log = logging.getLogger(__name__)
 
@@ -215,6 +216,7 @@ def create_api_app(engine: Engine, gate: Gate | None = None) -> FastAPI:
         """Report that an indicator's value is legitimate."""
         return _report(engine, key, body, ReportKind.FALSE_POSITIVE)
 
+    app.include_router(create_vulns_router(engine, gate, prefix=""))
     return app
 
 

@@ -23,6 +23,7 @@ from medisac.cli import ingest as ingest_cmd
 from medisac.cli import members as members_cmd
 from medisac.cli import serve as serve_cmd
 from medisac.cli import store as store_cmd
+from medisac.cli import vulns as vulns_cmd
 from medisac.errors import ConfigError, MedisacError
 
 EXIT_OK = 0
@@ -73,6 +74,7 @@ allow_cmd.register(app)
 analyst_cmd.register(app)
 feeds_cmd.register(app)
 members_cmd.register(app)
+vulns_cmd.register(app)
 
 
 def run() -> None:

@@ -40,6 +40,7 @@ from medisac.ingest.plain import parse_plain
 from medisac.ingest.stix import parse_stix
 from medisac.ingest.stix1 import parse_stix1
 from medisac.ingest.submission import parse_submission
+from medisac.vulns import detect as vulns
 
 __all__ = ["FORMATS", "PARSERS", "ParseOptions", "detect_format"]
 
@@ -51,6 +52,8 @@ PARSERS: dict[str, Parser] = {
     "openioc": parse_openioc,
     "stix1": parse_stix1,
     "submission": parse_submission,
+    # CSAF 2.0, CVE JSON 5 and KEV: stored as vulnerabilities by the ingest loop.
+    **dict.fromkeys(vulns.VULN_FORMATS, vulns.not_indicators),
 }
 FORMATS = tuple(PARSERS)
 
@@ -163,6 +166,9 @@ def _detect_json(origin: str, head: bytes, text: str, complete: bool) -> str:
 
 
 def _json_by_markers(text: str) -> str | None:
+    found = vulns.vuln_format_by_markers(text)
+    if found is not None:
+        return found
     for pattern, name in _JSON_MARKERS:
         if pattern.search(text):
             return name
@@ -190,6 +196,9 @@ def _json_by_structure(origin: str, data: Any) -> str:
 
 
 def _structure_format(data: Any) -> str | None:
+    found = vulns.vuln_format_of(data)
+    if found is not None:
+        return found
     if isinstance(data, list):
         items = [item for item in data[:20] if isinstance(item, dict)]
         if not items or len(items) < min(len(data), 20):
@@ -262,6 +271,8 @@ def _detect_text(text: str, complete: bool) -> str:
     rows = [line for line in sample if not line.lstrip().startswith("#")]
     if not rows:
         return "plain"
+    if vulns.vuln_format_of_text(rows[0]) is not None:
+        return "kev"
     delimiter, share, width = sniff_delimiter(rows)
     if width >= 2 and share >= _CSV_CONSISTENCY and len(rows) >= 2:
         return "csv"

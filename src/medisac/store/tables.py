@@ -341,3 +341,112 @@ submissions = Table(
     Column("reviewed_at", BigInteger),
     Column("note", Text),
 )
+
+# -- vulnerabilities and member inventories --------------------------------
+
+# One row per CVE, merged from every advisory, CVE record and KEV entry that
+# names it. CVSS base scores are stored times ten (9.8 as 98).
+vulnerabilities = Table(
+    "vulnerabilities",
+    metadata,
+    Column("cve", String(20), primary_key=True),
+    Column("title", Text),
+    Column("description", Text),
+    Column("cvss_v3", SmallInteger),
+    Column("cvss_v3_vector", String(200)),
+    Column("cvss_v4", SmallInteger),
+    Column("cvss_v4_vector", String(200)),
+    # JSON lists of CWE ids and reference URLs.
+    Column("cwes", Text, nullable=False, default="[]"),
+    Column("reference_urls", Text, nullable=False, default="[]"),
+    Column("published", BigInteger),
+    # CISA Known Exploited Vulnerabilities catalogue.
+    Column("kev", Boolean, nullable=False, default=False),
+    Column("kev_date_added", BigInteger),
+    Column("kev_due_date", BigInteger),
+    Column("kev_ransomware", Boolean, nullable=False, default=False),
+    Column("kev_required_action", Text),
+    # Healthcare relevance found in the sources, and why; ``healthcare_set``
+    # is an analyst's decision, which wins when not NULL.
+    Column("healthcare", Boolean, nullable=False, default=False),
+    Column("healthcare_reason", Text),
+    Column("healthcare_set", Boolean),
+    Column("first_seen", BigInteger, nullable=False),
+    Column("modified", BigInteger, nullable=False),
+    # SHA-256 of the merged content, to tell a changed record from a re-read.
+    Column("digest", String(64), nullable=False),
+)
+
+# The advisories, CVE records and KEV catalogues that named each CVE.
+vuln_documents = Table(
+    "vuln_documents",
+    metadata,
+    Column("cve", String(20), ForeignKey("vulnerabilities.cve"), primary_key=True),
+    # The CSAF tracking id, the CVE id of a CVE record, or "KEV".
+    Column("document", String(200), primary_key=True),
+    # "csaf", "cve" or "kev".
+    Column("format", String(10), nullable=False),
+    Column("title", Text),
+    Column("publisher", String(200)),
+    Column("ingested", BigInteger, nullable=False),
+)
+
+# Products each document lists for a CVE, with their versions.
+vuln_products = Table(
+    "vuln_products",
+    metadata,
+    Column("id", _BigId, primary_key=True),
+    Column("cve", String(20), ForeignKey("vulnerabilities.cve"), nullable=False),
+    Column("document", String(200), nullable=False),
+    Column("vendor", String(200), nullable=False),
+    Column("product", String(300), nullable=False),
+    # Keys from medisac.vulns.names, compared when matching inventories.
+    Column("vendor_key", String(200), nullable=False),
+    Column("product_key", String(300), nullable=False),
+    # The versions as the document writes them, and as a vers range when
+    # they could be read. ``range_error`` gives the reason they could not.
+    Column("versions", Text, nullable=False),
+    Column("version_range", Text),
+    Column("range_error", Text),
+    # "affected", "fixed" or "not_affected".
+    Column("status", String(16), nullable=False),
+    Column("cpe", Text),
+    Column("purl", Text),
+    Column("device", Boolean, nullable=False, default=False),
+    Column("remediation", Text),
+)
+Index("ix_vuln_products_cve", vuln_products.c.cve)
+Index("ix_vuln_products_vendor_key", vuln_products.c.vendor_key)
+
+# The products each member organisation runs.
+inventory = Table(
+    "inventory",
+    metadata,
+    Column("id", _BigId, primary_key=True),
+    Column("org_id", String(40), ForeignKey("organisations.id"), nullable=False),
+    Column("vendor", String(200), nullable=False),
+    Column("product", String(300), nullable=False),
+    # Empty when the member does not know the version.
+    Column("version", String(200), nullable=False),
+    Column("vendor_key", String(200), nullable=False),
+    Column("product_key", String(300), nullable=False),
+    Column("cpe", Text),
+    Column("purl", Text),
+    Column("device", Boolean, nullable=False, default=False),
+    # "csv", "cpe", "cyclonedx" or "api".
+    Column("origin", String(16), nullable=False),
+    Column("added", BigInteger, nullable=False),
+    UniqueConstraint("org_id", "vendor_key", "product_key", "version"),
+)
+
+# A vulnerability that newly affects a member, waiting for delivery.
+vuln_notifications = Table(
+    "vuln_notifications",
+    metadata,
+    Column("id", _BigId, primary_key=True),
+    Column("org_id", String(40), ForeignKey("organisations.id"), nullable=False),
+    Column("cve", String(20), ForeignKey("vulnerabilities.cve"), nullable=False),
+    Column("created", BigInteger, nullable=False),
+    Column("delivered", BigInteger),
+)
+Index("ix_vuln_notifications_org_id", vuln_notifications.c.org_id)
