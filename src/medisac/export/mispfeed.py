@@ -28,9 +28,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import date, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +43,9 @@ from medisac.export.files import replaced_file
 from medisac.export.select import ExportFilter, selected_rows
 from medisac.model import TLP, IndicatorType, State
 from medisac.model.time import format_rfc3339, now_us
-from medisac.stix import IDENTITY, IndicatorView
+from medisac.stix import IDENTITY
 from medisac.store.tables import indicators
-from medisac.store.views import VIEW_COLUMNS, view_from_columns
+from medisac.store.views import VIEW_COLUMNS
 
 log = logging.getLogger(__name__)
 
@@ -96,13 +97,14 @@ _THREAT_LEVEL = "4"
 class _Event:
     day: str
     tlp: TLP
+    uuid: str = ""
     attributes: list[bytes] = field(default_factory=list)
     hashes: list[str] = field(default_factory=list)
     timestamp: int = 0
 
-    @property
-    def uuid(self) -> str:
-        return str(uuid.uuid5(_NAMESPACE, f"misp-event:{self.day}:{self.tlp.label}"))
+    def __post_init__(self) -> None:
+        key = f"misp-event:{self.day}:{self.tlp.label}"
+        self.uuid = str(uuid.uuid5(_NAMESPACE, key))
 
     def header(self) -> dict[str, Any]:
         """Return the event's fields other than its attributes."""
@@ -139,14 +141,14 @@ def write_misp_feed(
     events: dict[tuple[str, int], _Event] = {}
     live = 0
     for row in selected_rows(conn, selection):
-        view = view_from_columns(row[2:])
-        _add(events, view, deleted=False)
+        # The view columns follow the id and the body (see selected_rows).
+        _add(events, row[2:], deleted=False)
         live += 1
     withdrawn = 0
     if withdrawn_days > 0:
         since = now_us() - withdrawn_days * 86_400_000_000
-        for view in _withdrawn_views(conn, selection, since):
-            _add(events, view, deleted=True)
+        for columns in _withdrawn_rows(conn, selection, since):
+            _add(events, columns, deleted=True)
             withdrawn += 1
 
     manifest: dict[str, Any] = {}
@@ -164,8 +166,8 @@ def write_misp_feed(
         } | {"timestamp": event.timestamp}
     with replaced_file(directory / HASHES_FILE) as handle:
         for event in events.values():
-            for digest in event.hashes:
-                handle.write(f"{digest},{event.uuid}\n".encode())
+            suffix = f",{event.uuid}\n"
+            handle.write("".join(digest + suffix for digest in event.hashes).encode())
     with replaced_file(directory / MANIFEST_FILE) as handle:
         handle.write(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
     _delete_unlisted(directory, manifest)
@@ -179,49 +181,74 @@ def write_misp_feed(
 
 
 def _add(
-    events: dict[tuple[str, int], _Event], view: IndicatorView, *, deleted: bool
+    events: dict[tuple[str, int], _Event], columns: Sequence[Any], *, deleted: bool
 ) -> None:
-    day = datetime.fromtimestamp(view.first_seen / 1e6, UTC).date().isoformat()
-    key = (day, int(view.tlp))
+    """Add one indicator, given as the values of ``VIEW_COLUMNS``, to its event.
+
+    The columns are read by position rather than through an indicator view,
+    which halves the time of a large feed.
+    """
+    (
+        stix_id,
+        kind,
+        value,
+        _state,
+        confidence,
+        tlp,
+        first_seen,
+        last_seen,
+        _valid_until,
+        _created,
+        modified,
+        tags,
+        _context,
+        healthcare,
+        to_ids,
+        sources,
+    ) = columns
+    day = _day(first_seen // 86_400_000_000)
+    key = (day, tlp)
     event = events.get(key)
     if event is None:
-        event = events[key] = _Event(day=day, tlp=view.tlp)
-    seconds = view.modified // 1_000_000
-    event.timestamp = max(event.timestamp, seconds)
-    event.attributes.append(orjson.dumps(_attribute(view, deleted, seconds)))
-    if not deleted:
-        event.hashes.append(hashlib.md5(view.value.encode()).hexdigest())  # noqa: S324
-
-
-def _attribute(view: IndicatorView, deleted: bool, seconds: int) -> dict[str, Any]:
-    misp_type, category = _MISP_TYPES[view.type]
-    tags = [{"name": _tlp_tag(view.tlp)}]
-    tags.extend({"name": tag} for tag in view.tags if tag)
-    if view.healthcare:
-        tags.append({"name": "medisac:healthcare"})
-    sources = ", ".join(claim.source for claim in view.sources)
-    last_seen = max(view.last_seen, view.first_seen)
-    return {
+        event = events[key] = _Event(day=day, tlp=TLP(tlp))
+    seconds = modified // 1_000_000
+    if seconds > event.timestamp:
+        event.timestamp = seconds
+    misp_type, category = _MISP_TYPES[kind]
+    attribute_tags = [_TLP_TAGS[tlp]]
+    attribute_tags.extend({"name": tag} for tag in orjson.loads(tags) if tag)
+    if healthcare:
+        attribute_tags.append(_HEALTHCARE_TAG)
+    names = ", ".join(claim[0] for claim in orjson.loads(sources))
+    attribute = {
         # The indicator's STIX id ends in a uuid that never changes.
-        "uuid": view.stix_id.partition("--")[2],
+        "uuid": stix_id[stix_id.index("--") + 2 :],
         "type": misp_type,
         "category": category,
-        "value": view.value,
-        "to_ids": view.to_ids and not deleted,
+        "value": value,
+        "to_ids": bool(to_ids) and not deleted,
         "deleted": deleted,
         "distribution": _INHERIT_EVENT,
         "timestamp": str(seconds),
-        "first_seen": format_rfc3339(view.first_seen),
-        "last_seen": format_rfc3339(last_seen),
-        "comment": f"confidence {view.confidence}; sources: {sources}",
-        "Tag": tags,
+        "first_seen": format_rfc3339(first_seen),
+        "last_seen": format_rfc3339(max(last_seen, first_seen)),
+        "comment": f"confidence {confidence}; sources: {names}",
+        "Tag": attribute_tags,
     }
+    event.attributes.append(orjson.dumps(attribute))
+    if not deleted:
+        event.hashes.append(hashlib.md5(value.encode()).hexdigest())  # noqa: S324
 
 
-def _withdrawn_views(
+@lru_cache(maxsize=4096)
+def _day(days_since_epoch: int) -> str:
+    return (date(1970, 1, 1) + timedelta(days=days_since_epoch)).isoformat()
+
+
+def _withdrawn_rows(
     conn: Connection, selection: ExportFilter, since: int
-) -> Iterator[IndicatorView]:
-    """Yield the indicators withdrawn after ``since`` that match the filter."""
+) -> Iterator[Sequence[Any]]:
+    """Yield the view columns of indicators withdrawn after ``since``."""
     ic = indicators.c
     conditions = [
         ic.modified > since,
@@ -237,8 +264,7 @@ def _withdrawn_views(
     if selection.healthcare:
         conditions.append(ic.healthcare.is_(True))
     statement = sa.select(*VIEW_COLUMNS).where(*conditions).order_by(ic.id)
-    for row in conn.execute(statement):
-        yield view_from_columns(row)
+    yield from conn.execute(statement)
 
 
 def _delete_unlisted(directory: Path, manifest: dict[str, Any]) -> None:
@@ -255,3 +281,7 @@ def _delete_unlisted(directory: Path, manifest: dict[str, Any]) -> None:
 
 def _tlp_tag(level: TLP) -> str:
     return f"tlp:{level.label.lower()}"
+
+
+_TLP_TAGS = {int(level): {"name": _tlp_tag(level)} for level in TLP}
+_HEALTHCARE_TAG = {"name": "medisac:healthcare"}
