@@ -19,6 +19,7 @@ from medisac.cli import allow as allow_cmd
 from medisac.cli import analyst as analyst_cmd
 from medisac.cli import export as export_cmd
 from medisac.cli import feeds as feeds_cmd
+from medisac.cli import hunt as hunt_cmd
 from medisac.cli import ingest as ingest_cmd
 from medisac.cli import members as members_cmd
 from medisac.cli import serve as serve_cmd
@@ -74,6 +75,7 @@ allow_cmd.register(app)
 analyst_cmd.register(app)
 feeds_cmd.register(app)
 members_cmd.register(app)
+hunt_cmd.register(app)
 vulns_cmd.register(app)
 
 
