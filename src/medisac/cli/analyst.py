@@ -14,9 +14,12 @@ from medisac.enrich.marks import (
     find_indicator,
     mark_false_positive,
     set_healthcare,
+    set_tlp,
 )
 from medisac.errors import NormalizationError
-from medisac.model import IndicatorType
+from medisac.members import audit
+from medisac.members.orgs import get_org
+from medisac.model import TLP, IndicatorType
 from medisac.normalize import normalize
 from medisac.settings import Settings
 from medisac.store.engine import begin_write
@@ -31,6 +34,13 @@ class Healthcare(StrEnum):
 
 
 _HEALTHCARE_FLAG = {Healthcare.YES: True, Healthcare.NO: False, Healthcare.AUTO: None}
+
+
+def _level(text: str) -> TLP:
+    try:
+        return TLP.parse(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--tlp") from None
 
 
 def _parse(value: str, kind: str | None) -> tuple[IndicatorType, str]:
@@ -82,6 +92,21 @@ def mark(
             show_default=False,
         ),
     ] = None,
+    tlp: Annotated[
+        str | None,
+        typer.Option(
+            "--tlp",
+            help="Set its TLP level (auto: the most restrictive of its sources).",
+        ),
+    ] = None,
+    recipients: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--for",
+            metavar="ORG",
+            help="With --tlp red: an organisation that may read it; repeatable.",
+        ),
+    ] = None,
     kind: Annotated[
         str | None,
         typer.Option("--type", "-t", help="The value's indicator type, if ambiguous."),
@@ -89,11 +114,17 @@ def mark(
     db: DbOption = None,
 ) -> None:
     """Record an analyst's decision on a stored value and publish the change."""
-    chosen = sum([false_positive, benign_reset, healthcare is not None])
+    chosen = sum(
+        [false_positive, benign_reset, healthcare is not None, tlp is not None]
+    )
     if chosen != 1:
         raise typer.BadParameter(
-            "give exactly one of --false-positive, --benign-reset and --healthcare"
+            "give exactly one of --false-positive, --benign-reset, --healthcare "
+            "and --tlp"
         )
+    level = None if tlp in (None, "auto") else _level(tlp)
+    if recipients and level is not TLP.RED:
+        raise typer.BadParameter("--for names readers of TLP:RED; add --tlp red")
     indicator_type, canonical = _parse(value, kind)
     engine = open_store(Settings.from_env(db=db))
     # A MarkError (value not stored) ends the command with exit code 1.
@@ -103,10 +134,26 @@ def mark(
             result = mark_false_positive(conn, indicator_id)
         elif benign_reset:
             result = clear_false_positive(conn, indicator_id)
+        elif tlp is not None:
+            named = [get_org(conn, ref).id for ref in recipients or []]
+            result = set_tlp(conn, indicator_id, level, named)
         else:
             assert healthcare is not None
             flag = _HEALTHCARE_FLAG[healthcare]
             result = set_healthcare(conn, indicator_id, flag)
+        decision = {
+            "false_positive": false_positive,
+            "benign_reset": benign_reset,
+            "healthcare": None if healthcare is None else healthcare.value,
+            "tlp": tlp,
+            "recipients": recipients or [],
+        }
+        audit.record(
+            conn,
+            "mark",
+            f"{indicator_type.value} {canonical}",
+            detail={name: value for name, value in decision.items() if value},
+        )
     _report(indicator_type, canonical, result)
 
 

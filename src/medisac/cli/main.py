@@ -22,6 +22,7 @@ from medisac.cli import feeds as feeds_cmd
 from medisac.cli import hunt as hunt_cmd
 from medisac.cli import ingest as ingest_cmd
 from medisac.cli import members as members_cmd
+from medisac.cli import review as review_cmd
 from medisac.cli import serve as serve_cmd
 from medisac.cli import store as store_cmd
 from medisac.cli import vulns as vulns_cmd
@@ -75,6 +76,7 @@ allow_cmd.register(app)
 analyst_cmd.register(app)
 feeds_cmd.register(app)
 members_cmd.register(app)
+review_cmd.register(app)
 hunt_cmd.register(app)
 vulns_cmd.register(app)
 

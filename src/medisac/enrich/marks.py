@@ -11,6 +11,7 @@ the change.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -18,9 +19,9 @@ from sqlalchemy.engine import Connection
 
 from medisac.enrich.benign import KnownBenign
 from medisac.errors import MedisacError
-from medisac.model import IndicatorType, State
+from medisac.model import TLP, IndicatorType, State
 from medisac.store.merge import republish
-from medisac.store.tables import indicators
+from medisac.store.tables import indicators, red_recipients
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,29 @@ def set_healthcare(
 ) -> MarkResult:
     """Set the analyst's healthcare flag; None derives it from the sources again."""
     return _apply(conn, indicator_id, analyst_healthcare=healthcare)
+
+
+def set_tlp(
+    conn: Connection,
+    indicator_id: int,
+    tlp: TLP | None,
+    recipients: Iterable[str] = (),
+) -> MarkResult:
+    """Set the analyst's TLP level; None lets the sources decide it again.
+
+    ``recipients`` are the organisation ids a TLP:RED record is shared with,
+    and replace any named before. Only they (and the operator) read it.
+    """
+    conn.execute(
+        sa.delete(red_recipients).where(red_recipients.c.indicator_id == indicator_id)
+    )
+    named = sorted(set(recipients))
+    if named:
+        conn.execute(
+            sa.insert(red_recipients),
+            [{"indicator_id": indicator_id, "org_id": org_id} for org_id in named],
+        )
+    return _apply(conn, indicator_id, analyst_tlp=None if tlp is None else int(tlp))
 
 
 def _apply(conn: Connection, indicator_id: int, **values: object) -> MarkResult:
