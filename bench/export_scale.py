@@ -1,6 +1,10 @@
-"""Benchmark: export the 550k-line IP list in every format, each on one core.
+"""Benchmark: export 550k indicators in every format, each on one core.
 
-Usage: python bench/export_scale.py [--input PATH] [--formats plain,csv,...]
+Usage: python bench/export_scale.py [--input PATH | --trails N] [--formats ...]
+
+``--input`` defaults to the 550k-line IP list. ``--trails N`` instead takes N
+lines spread evenly over the Maltrail static trails (domains, URLs and
+addresses), so the domain and URL paths of the writers are measured too.
 
 Loads the input into a fresh SQLite store with `medisac ingest`, then runs
 `medisac export --format F --tlp red -o FILE` once per format as a child
@@ -19,14 +23,34 @@ import resource
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from pathlib import Path
 
 from ingest_scale import DEFAULT_INPUT, ROOT
 
-FORMATS = ("plain", "csv", "edl", "rpz", "stix", "suricata", "zeek")
-DIRECTORY_FORMATS = frozenset({"edl", "suricata"})
+FORMATS = ("plain", "csv", "edl", "rpz", "stix", "suricata", "zeek", "misp")
+DIRECTORY_FORMATS = frozenset({"edl", "suricata", "misp"})
+TRAILS = ROOT.parent / "shared" / "corpus" / "scale" / "maltrail_static_trails.tar.gz"
+
+
+def sample_trails(count: int, target: Path) -> int:
+    """Write ``count`` trail lines, spread evenly over every trail file."""
+    lines: list[str] = []
+    with tarfile.open(TRAILS) as archive:
+        for member in archive:
+            handle = archive.extractfile(member) if member.isfile() else None
+            if handle is None:
+                continue
+            for raw in handle:
+                line = raw.decode("utf-8", "replace").split("#", 1)[0].strip()
+                if line:
+                    lines.append(line)
+    step = max(1, len(lines) // count)
+    chosen = lines[::step][:count]
+    target.write_text("\n".join(chosen) + "\n")
+    return len(chosen)
 
 
 def medisac(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -68,16 +92,21 @@ def export_once(env: dict[str, str], fmt: str, workdir: Path) -> dict[str, float
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--input", type=Path, default=DEFAULT_INPUT)
+    parser.add_argument("--trails", type=int, help="sample this many trail lines")
     parser.add_argument("--formats", default=",".join(FORMATS))
     args = parser.parse_args()
-    if not args.input.exists():
-        raise SystemExit(f"input not found: {args.input}")
     machine = f"python {platform.python_version()}, {platform.machine()}"
-    print(f"input {args.input.name}; {machine}, {os.cpu_count()} CPUs")
 
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
+        if args.trails:
+            args.input = workdir / "trails-sample.txt"
+            written = sample_trails(args.trails, args.input)
+            print(f"sampled {written:,} lines of {TRAILS.name}")
+        if not args.input.exists():
+            raise SystemExit(f"input not found: {args.input}")
+        print(f"input {args.input.name}; {machine}, {os.cpu_count()} CPUs")
         env = {
             **os.environ,
             "MEDISAC_DB": f"sqlite:///{workdir / 'bench.db'}",
@@ -88,6 +117,8 @@ def main() -> None:
         loaded = medisac(env, "ingest", str(args.input), "--source", "bench")
         if loaded.returncode not in (0, 1):
             raise SystemExit(f"ingest failed:\n{loaded.stderr}")
+        stats = medisac(env, "stats")
+        print(stats.stdout)
 
         for fmt in args.formats.split(","):
             stats = export_once(env, fmt, workdir)
@@ -99,7 +130,8 @@ def main() -> None:
 
     out = ROOT / "bench" / "out"
     out.mkdir(parents=True, exist_ok=True)
-    (out / "export_scale.json").write_text(json.dumps(results, indent=2))
+    name = "export_scale_trails.json" if args.trails else "export_scale.json"
+    (out / name).write_text(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":
