@@ -7,7 +7,6 @@ so a member never receives a record above its clearance or a RED record
 that does not name it, in a body, a count or a cursor.
 """
 
-
 import logging
 from collections.abc import Sequence
 from typing import Annotated, Any

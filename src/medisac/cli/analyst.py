@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from medisac.cli.options import DbOption, open_store
+from medisac.cli.options import DbOption, opened_store
 from medisac.enrich.marks import (
     MarkResult,
     clear_false_positive,
@@ -21,7 +21,6 @@ from medisac.members import audit
 from medisac.members.orgs import get_org
 from medisac.model import TLP, IndicatorType
 from medisac.normalize import normalize
-from medisac.settings import Settings
 from medisac.store.engine import begin_write
 
 
@@ -126,9 +125,8 @@ def mark(
     if recipients and level is not TLP.RED:
         raise typer.BadParameter("--for names readers of TLP:RED; add --tlp red")
     indicator_type, canonical = _parse(value, kind)
-    engine = open_store(Settings.from_env(db=db))
     # A MarkError (value not stored) ends the command with exit code 1.
-    with begin_write(engine) as conn:
+    with opened_store(db) as engine, begin_write(engine) as conn:
         indicator_id = find_indicator(conn, indicator_type, canonical)
         if false_positive:
             result = mark_false_positive(conn, indicator_id)

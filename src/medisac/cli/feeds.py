@@ -7,17 +7,14 @@ set.
 
 from __future__ import annotations
 
-import contextlib
 import importlib
-from collections.abc import Iterator
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.engine import Engine
 
-from medisac.cli.options import DbOption, open_store
+from medisac.cli.options import DbOption, opened_store
 from medisac.errors import ConfigError
 from medisac.feeds.catalogue import enable_entry, load_catalogue
 from medisac.feeds.registry import (
@@ -55,16 +52,6 @@ app = typer.Typer(
 
 _FORMATS = ", ".join((*sorted(PARSERS), *SOURCE_FORMATS))
 _RECENT_RUNS = 5
-
-
-@contextlib.contextmanager
-def _open(db: str | None) -> Iterator[Engine]:
-    """Open the store for one command and close its connections after it."""
-    engine = open_store(Settings.from_env(db=db))
-    try:
-        yield engine
-    finally:
-        engine.dispose()
 
 
 def _when(micros: int | None) -> str:
@@ -182,7 +169,7 @@ def add(
 ) -> None:
     """Register a feed."""
     if from_catalogue:
-        with _open(db) as engine, begin_write(engine) as conn:
+        with opened_store(db) as engine, begin_write(engine) as conn:
             enable_entry(conn, name)
         typer.echo(f"feed {name} enabled from the catalogue")
         return
@@ -211,7 +198,7 @@ def add(
         options={key: value for key, value in options.items() if value is not None},
         enabled=not disabled,
     )
-    with _open(db) as engine, begin_write(engine) as conn:
+    with opened_store(db) as engine, begin_write(engine) as conn:
         add_feed(conn, spec)
         feed = get_feed(conn, name)
     typer.echo(
@@ -238,7 +225,7 @@ def _table(title: str, columns: tuple[str, ...], rows: list[list[str]]) -> Table
 def list_command(db: DbOption = None) -> None:
     """List the feeds with their schedule and last run (`show` gives the rest)."""
     rows = []
-    with _open(db) as engine, engine.connect() as conn:
+    with opened_store(db) as engine, engine.connect() as conn:
         for feed in list_feeds(conn):
             runs = last_runs(conn, feed.id)
             last = runs[0] if runs else None
@@ -265,7 +252,7 @@ def show(
     db: DbOption = None,
 ) -> None:
     """Show a feed's settings (without secrets) and its health."""
-    with _open(db) as engine, engine.connect() as conn:
+    with opened_store(db) as engine, engine.connect() as conn:
         feed = get_feed(conn, name)
         runs = last_runs(conn, feed.id, _RECENT_RUNS)
     settings = Table(show_header=False, box=None)
@@ -341,7 +328,7 @@ def run(
 ) -> None:
     """Run feeds now; exit 1 when any of them failed."""
     settings = Settings.from_env(db=db)
-    with _open(db) as engine:
+    with opened_store(db) as engine:
         runs = run_feeds(
             engine,
             names or None,
@@ -382,7 +369,7 @@ def remove(
     db: DbOption = None,
 ) -> None:
     """Stop and unregister a feed; the values it brought stay."""
-    with _open(db) as engine, begin_write(engine) as conn:
+    with opened_store(db) as engine, begin_write(engine) as conn:
         remove_feed(conn, name)
     typer.echo(f"feed {name} removed")
 
@@ -393,7 +380,7 @@ def enable(
     db: DbOption = None,
 ) -> None:
     """Enable a registered feed, or register and enable a catalogue feed."""
-    with _open(db) as engine, begin_write(engine) as conn:
+    with opened_store(db) as engine, begin_write(engine) as conn:
         known = {feed.name for feed in list_feeds(conn)}
         if name in known:
             set_enabled(conn, name, True)
@@ -408,7 +395,7 @@ def disable(
     db: DbOption = None,
 ) -> None:
     """Keep a feed registered but stop running it."""
-    with _open(db) as engine, begin_write(engine) as conn:
+    with opened_store(db) as engine, begin_write(engine) as conn:
         set_enabled(conn, name, False)
     typer.echo(f"feed {name} disabled")
 
@@ -447,7 +434,7 @@ def stats(db: DbOption = None) -> None:
         raise ConfigError(
             "source statistics are not available in this version of medisac"
         ) from None
-    with _open(db) as engine, engine.connect() as conn:
+    with opened_store(db) as engine, engine.connect() as conn:
         rows = [
             [
                 item.source,

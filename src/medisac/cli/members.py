@@ -12,14 +12,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from medisac.cli.options import DbOption, open_store
+from medisac.cli.options import DbOption, opened_store
 from medisac.errors import ConfigError
 from medisac.members import audit
 from medisac.members.orgs import OrgKind, add_org, get_org, list_orgs, update_org
 from medisac.members.tiers import DEFAULT_TIER, TIERS, get_tier
 from medisac.model import TLP
 from medisac.model.time import format_rfc3339, now_us, parse_rfc3339, to_us
-from medisac.settings import Settings
 from medisac.store.engine import begin_write
 from medisac.store.keys import (
     check_scopes,
@@ -113,38 +112,38 @@ def org_add(
     db: DbOption = None,
 ) -> None:
     """Add a member organisation and print its id."""
-    engine = open_store(Settings.from_env(db=db))
-    with begin_write(engine) as conn:
-        org = add_org(
-            conn,
-            name,
-            tier=_tier(tier),
-            clearance=_level(clearance, "--clearance"),
-            kind=_kind(kind),
-            trusted=trusted,
-            contacts=_contacts(contacts),
-        )
-        audit.record(conn, "org.add", org.id, detail={"name": org.name})
-    typer.echo(org.id)
+    with opened_store(db) as engine:
+        with begin_write(engine) as conn:
+            org = add_org(
+                conn,
+                name,
+                tier=_tier(tier),
+                clearance=_level(clearance, "--clearance"),
+                kind=_kind(kind),
+                trusted=trusted,
+                contacts=_contacts(contacts),
+            )
+            audit.record(conn, "org.add", org.id, detail={"name": org.name})
+        typer.echo(org.id)
 
 
 @org_app.command("list")
 def org_list(db: DbOption = None) -> None:
     """List the member organisations."""
-    engine = open_store(Settings.from_env(db=db))
-    with engine.connect() as conn:
-        orgs = list_orgs(conn)
-    table = Table("id", "name", "kind", "tier", "clearance", "trusted")
-    for org in orgs:
-        table.add_row(
-            org.id,
-            org.name,
-            org.kind.value,
-            org.tier,
-            org.clearance.label,
-            "yes" if org.trusted else "no",
-        )
-    console.print(table)
+    with opened_store(db) as engine:
+        with engine.connect() as conn:
+            orgs = list_orgs(conn)
+        table = Table("id", "name", "kind", "tier", "clearance", "trusted")
+        for org in orgs:
+            table.add_row(
+                org.id,
+                org.name,
+                org.kind.value,
+                org.tier,
+                org.clearance.label,
+                "yes" if org.trusted else "no",
+            )
+        console.print(table)
 
 
 @org_app.command("show")
@@ -153,22 +152,22 @@ def org_show(
     db: DbOption = None,
 ) -> None:
     """Show one organisation and its keys."""
-    engine = open_store(Settings.from_env(db=db))
-    with engine.connect() as conn:
-        org = get_org(conn, org_ref)
-        keys = list_keys(conn, org.id)
-    console.print(f"id:        {org.id}", markup=False)
-    console.print(f"name:      {org.name}", markup=False)
-    console.print(f"kind:      {org.kind.value}", markup=False)
-    console.print(f"tier:      {org.tier}", markup=False)
-    console.print(f"clearance: TLP:{org.clearance.label}", markup=False)
-    console.print(f"trusted:   {'yes' if org.trusted else 'no'}", markup=False)
-    for contact in org.contacts:
-        console.print(
-            f"contact:   {contact.get('name', '')} <{contact.get('email', '')}>",
-            markup=False,
-        )
-    console.print(f"keys:      {sum(not key.revoked for key in keys)} active")
+    with opened_store(db) as engine:
+        with engine.connect() as conn:
+            org = get_org(conn, org_ref)
+            keys = list_keys(conn, org.id)
+        console.print(f"id:        {org.id}", markup=False)
+        console.print(f"name:      {org.name}", markup=False)
+        console.print(f"kind:      {org.kind.value}", markup=False)
+        console.print(f"tier:      {org.tier}", markup=False)
+        console.print(f"clearance: TLP:{org.clearance.label}", markup=False)
+        console.print(f"trusted:   {'yes' if org.trusted else 'no'}", markup=False)
+        for contact in org.contacts:
+            console.print(
+                f"contact:   {contact.get('name', '')} <{contact.get('email', '')}>",
+                markup=False,
+            )
+        console.print(f"keys:      {sum(not key.revoked for key in keys)} active")
 
 
 @org_app.command("set")
@@ -199,14 +198,16 @@ def org_set(
         "trusted": trusted,
         "contacts": _contacts(contacts),
     }
-    engine = open_store(Settings.from_env(db=db))
-    with begin_write(engine) as conn:
-        org = update_org(conn, org_ref, **changes)
-        changed = {
-            field: str(value) for field, value in changes.items() if value is not None
-        }
-        audit.record(conn, "org.set", org.id, detail=changed)
-    typer.echo(f"updated {org.name} ({org.id})")
+    with opened_store(db) as engine:
+        with begin_write(engine) as conn:
+            org = update_org(conn, org_ref, **changes)
+            changed = {
+                field: str(value)
+                for field, value in changes.items()
+                if value is not None
+            }
+            audit.record(conn, "org.set", org.id, detail=changed)
+        typer.echo(f"updated {org.name} ({org.id})")
 
 
 @org_app.command("usage")
@@ -218,30 +219,30 @@ def org_usage(
     db: DbOption = None,
 ) -> None:
     """Show requests per key, day and route group."""
-    engine = open_store(Settings.from_env(db=db))
-    first_day = (datetime.now(UTC) - timedelta(days=days - 1)).date().isoformat()
-    with engine.connect() as conn:
-        keys = {key.id: key for key in list_keys(conn)}
-        org_id = None if org_ref is None else get_org(conn, org_ref).id
-        rows = conn.execute(
-            sa.select(key_usage)
-            .where(key_usage.c.day >= first_day)
-            .order_by(key_usage.c.day, key_usage.c.key_id, key_usage.c.route_group)
-        ).all()
-    table = Table("day", "organisation", "key", "route group", "requests")
-    for row in rows:
-        key = keys.get(row.key_id)
-        owner = key.org_id if key is not None else None
-        if org_id is not None and owner != org_id:
-            continue
-        table.add_row(
-            row.day,
-            owner or "operator",
-            str(row.key_id),
-            row.route_group,
-            f"{row.requests:,}",
-        )
-    console.print(table)
+    with opened_store(db) as engine:
+        first_day = (datetime.now(UTC) - timedelta(days=days - 1)).date().isoformat()
+        with engine.connect() as conn:
+            keys = {key.id: key for key in list_keys(conn)}
+            org_id = None if org_ref is None else get_org(conn, org_ref).id
+            rows = conn.execute(
+                sa.select(key_usage)
+                .where(key_usage.c.day >= first_day)
+                .order_by(key_usage.c.day, key_usage.c.key_id, key_usage.c.route_group)
+            ).all()
+        table = Table("day", "organisation", "key", "route group", "requests")
+        for row in rows:
+            key = keys.get(row.key_id)
+            owner = key.org_id if key is not None else None
+            if org_id is not None and owner != org_id:
+                continue
+            table.add_row(
+                row.day,
+                owner or "operator",
+                str(row.key_id),
+                row.route_group,
+                f"{row.requests:,}",
+            )
+        console.print(table)
 
 
 def _expiry(text: str | None) -> int | None:
@@ -286,28 +287,30 @@ def key_create(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--scopes") from None
     expiry = _expiry(expires)
-    engine = open_store(Settings.from_env(db=db))
-    with begin_write(engine) as conn:
-        org_id = None
-        if org_ref is not None:
-            org_id = get_org(conn, org_ref).id
-        elif "admin" not in scope_text.split(","):
-            raise typer.BadParameter(
-                "a key without an organisation is an operator key and needs the "
-                "admin scope; name the organisation",
-                param_hint="ORG",
+    with opened_store(db) as engine:
+        with begin_write(engine) as conn:
+            org_id = None
+            if org_ref is not None:
+                org_id = get_org(conn, org_ref).id
+            elif "admin" not in scope_text.split(","):
+                raise typer.BadParameter(
+                    "a key without an organisation is an operator key and needs the "
+                    "admin scope; name the organisation",
+                    param_hint="ORG",
+                )
+            label = name or (f"{org_id} key" if org_id else "operator")
+            key = create_key(conn, label, scope_text, org_id=org_id, expires=expiry)
+            key_id = resolve_key_id(conn, key)
+            audit.record(
+                conn,
+                "key.create",
+                f"key {key_id}",
+                detail={"org": org_id, "scopes": scope_text, "expires": expiry},
             )
-        label = name or (f"{org_id} key" if org_id else "operator")
-        key = create_key(conn, label, scope_text, org_id=org_id, expires=expiry)
-        key_id = resolve_key_id(conn, key)
-        audit.record(
-            conn,
-            "key.create",
-            f"key {key_id}",
-            detail={"org": org_id, "scopes": scope_text, "expires": expiry},
+        typer.echo(
+            f"key {key_id} for {org_id or 'the operator'}; it is shown only once:"
         )
-    typer.echo(f"key {key_id} for {org_id or 'the operator'}; it is shown only once:")
-    typer.echo(key)
+        typer.echo(key)
 
 
 @key_app.command("list")
@@ -318,28 +321,28 @@ def key_list(
     db: DbOption = None,
 ) -> None:
     """List keys (never the keys themselves)."""
-    engine = open_store(Settings.from_env(db=db))
-    with engine.connect() as conn:
-        org_id = None if org_ref is None else get_org(conn, org_ref).id
-        keys = list_keys(conn, org_id)
-    table = Table(
-        "id", "organisation", "name", "scopes", "expires", "last used", "state"
-    )
-    now = now_us()
-    for key in keys:
-        state = "revoked" if key.revoked else "active"
-        if not key.revoked and key.expires is not None and key.expires <= now:
-            state = "expired"
-        table.add_row(
-            str(key.id),
-            key.org_id or "operator",
-            key.name,
-            key.scopes,
-            _when(key.expires),
-            _when(key.last_used),
-            state,
+    with opened_store(db) as engine:
+        with engine.connect() as conn:
+            org_id = None if org_ref is None else get_org(conn, org_ref).id
+            keys = list_keys(conn, org_id)
+        table = Table(
+            "id", "organisation", "name", "scopes", "expires", "last used", "state"
         )
-    console.print(table)
+        now = now_us()
+        for key in keys:
+            state = "revoked" if key.revoked else "active"
+            if not key.revoked and key.expires is not None and key.expires <= now:
+                state = "expired"
+            table.add_row(
+                str(key.id),
+                key.org_id or "operator",
+                key.name,
+                key.scopes,
+                _when(key.expires),
+                _when(key.last_used),
+                state,
+            )
+        console.print(table)
 
 
 @key_app.command("revoke")
@@ -350,12 +353,14 @@ def key_revoke(
     db: DbOption = None,
 ) -> None:
     """Revoke a key; it fails from the next request on."""
-    engine = open_store(Settings.from_env(db=db))
-    with begin_write(engine) as conn:
-        key_id = resolve_key_id(conn, ref)
-        changed = revoke_key(conn, key_id)
-        audit.record(conn, "key.revoke", f"key {key_id}", detail={"changed": changed})
-    typer.echo(f"key {key_id} {'revoked' if changed else 'was already revoked'}")
+    with opened_store(db) as engine:
+        with begin_write(engine) as conn:
+            key_id = resolve_key_id(conn, ref)
+            changed = revoke_key(conn, key_id)
+            audit.record(
+                conn, "key.revoke", f"key {key_id}", detail={"changed": changed}
+            )
+        typer.echo(f"key {key_id} {'revoked' if changed else 'was already revoked'}")
 
 
 @key_app.command("rotate")
@@ -366,13 +371,15 @@ def key_rotate(
     db: DbOption = None,
 ) -> None:
     """Replace a key by a new one and revoke it; print the new key last."""
-    engine = open_store(Settings.from_env(db=db))
-    with begin_write(engine) as conn:
-        old_id = resolve_key_id(conn, ref)
-        new_id, key = rotate_key(conn, old_id)
-        audit.record(conn, "key.rotate", f"key {old_id}", detail={"new_key": new_id})
-    typer.echo(f"key {old_id} revoked; new key {new_id}, shown only once:")
-    typer.echo(key)
+    with opened_store(db) as engine:
+        with begin_write(engine) as conn:
+            old_id = resolve_key_id(conn, ref)
+            new_id, key = rotate_key(conn, old_id)
+            audit.record(
+                conn, "key.rotate", f"key {old_id}", detail={"new_key": new_id}
+            )
+        typer.echo(f"key {old_id} revoked; new key {new_id}, shown only once:")
+        typer.echo(key)
 
 
 def audit_command(
@@ -397,35 +404,35 @@ def audit_command(
             since_us = to_us(parse_rfc3339(since, assume_utc=True))
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--since") from None
-    engine = open_store(Settings.from_env(db=db))
-    with engine.connect() as conn:
-        org_id = None if org_ref is None else get_org(conn, org_ref).id
-        entries = audit.query(
-            conn, since=since_us, org_id=org_id, action=action, limit=limit
-        )
-    if as_json:
+    with opened_store(db) as engine:
+        with engine.connect() as conn:
+            org_id = None if org_ref is None else get_org(conn, org_ref).id
+            entries = audit.query(
+                conn, since=since_us, org_id=org_id, action=action, limit=limit
+            )
+        if as_json:
+            for entry in entries:
+                line = {
+                    "at": format_rfc3339(entry.at),
+                    "org": entry.org_id,
+                    "key": entry.key_id,
+                    "action": entry.action,
+                    "target": entry.target,
+                    "detail": entry.detail,
+                }
+                typer.echo(orjson.dumps(line).decode())
+            return
+        table = Table("time", "organisation", "key", "action", "target", "detail")
         for entry in entries:
-            line = {
-                "at": format_rfc3339(entry.at),
-                "org": entry.org_id,
-                "key": entry.key_id,
-                "action": entry.action,
-                "target": entry.target,
-                "detail": entry.detail,
-            }
-            typer.echo(orjson.dumps(line).decode())
-        return
-    table = Table("time", "organisation", "key", "action", "target", "detail")
-    for entry in entries:
-        table.add_row(
-            _when(entry.at),
-            entry.org_id or "operator",
-            "-" if entry.key_id is None else str(entry.key_id),
-            entry.action,
-            entry.target,
-            orjson.dumps(entry.detail).decode(),
-        )
-    console.print(table)
+            table.add_row(
+                _when(entry.at),
+                entry.org_id or "operator",
+                "-" if entry.key_id is None else str(entry.key_id),
+                entry.action,
+                entry.target,
+                orjson.dumps(entry.detail).decode(),
+            )
+        console.print(table)
 
 
 def register(app: typer.Typer) -> None:

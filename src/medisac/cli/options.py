@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Annotated
 
 import typer
@@ -42,3 +44,13 @@ def open_store(settings: Settings) -> Engine:
             "than this medisac; run `medisac init` first"
         )
     return engine
+
+
+@contextlib.contextmanager
+def opened_store(db: str | None) -> Iterator[Engine]:
+    """Open the store for one command and close its connections after it."""
+    engine = open_store(Settings.from_env(db=db))
+    try:
+        yield engine
+    finally:
+        engine.dispose()

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from medisac.cli.options import DbOption, open_store
+from medisac.cli.options import DbOption, opened_store
 from medisac.members.submissions import (
     SubmissionStatus,
     get_submission,
@@ -18,7 +18,6 @@ from medisac.members.submissions import (
     reject,
 )
 from medisac.model.time import format_rfc3339
-from medisac.settings import Settings
 
 review_app = typer.Typer(help="Review member submissions.", no_args_is_help=True)
 console = Console()
@@ -43,20 +42,23 @@ def review_list(
                 "failed or all",
                 param_hint="--status",
             ) from None
-    engine = open_store(Settings.from_env(db=db))
-    with engine.connect() as conn:
-        found = list_submissions(conn, chosen)
-    table = Table("id", "organisation", "received", "status", "values", "redactions")
-    for item in found:
-        table.add_row(
-            item.id,
-            item.org_id,
-            format_rfc3339(item.received, digits=0),
-            item.status.value,
-            str(_value_count(item.scrubbed)),
-            str(item.redactions),
-        )
-    console.print(table)
+    with opened_store(db) as engine:
+        with engine.connect() as conn:
+            found = list_submissions(conn, chosen)
+        table = Table("received", "status", "values", "redactions")
+        # Ids are copied into other commands, so they are never wrapped.
+        table.add_column("id", no_wrap=True)
+        table.add_column("organisation", no_wrap=True)
+        for item in found:
+            table.add_row(
+                format_rfc3339(item.received, digits=0),
+                item.status.value,
+                str(_value_count(item.scrubbed)),
+                str(item.redactions),
+                item.id,
+                item.org_id,
+            )
+        console.print(table)
 
 
 def _value_count(body: Any) -> int:
@@ -80,16 +82,16 @@ def review_show(
     db: DbOption = None,
 ) -> None:
     """Print a submission's scrubbed body, or with --original the body received."""
-    engine = open_store(Settings.from_env(db=db))
-    with engine.connect() as conn:
-        item = get_submission(conn, submission_id)
-    typer.echo(
-        f"{item.id} from {item.org_id}: {item.status.value}, "
-        f"{item.redactions} redactions" + (f"; {item.note}" if item.note else ""),
-        err=True,
-    )
-    body = item.original if original else item.scrubbed
-    typer.echo(orjson.dumps(body, option=orjson.OPT_INDENT_2).decode())
+    with opened_store(db) as engine:
+        with engine.connect() as conn:
+            item = get_submission(conn, submission_id)
+        typer.echo(
+            f"{item.id} from {item.org_id}: {item.status.value}, "
+            f"{item.redactions} redactions" + (f"; {item.note}" if item.note else ""),
+            err=True,
+        )
+        body = item.original if original else item.scrubbed
+        typer.echo(orjson.dumps(body, option=orjson.OPT_INDENT_2).decode())
 
 
 @review_app.command("accept")
@@ -98,20 +100,20 @@ def review_accept(
     db: DbOption = None,
 ) -> None:
     """Publish a pending submission's scrubbed values."""
-    engine = open_store(Settings.from_env(db=db))
-    with engine.connect() as conn:
-        item = get_submission(conn, submission_id)
-    if item.status is not SubmissionStatus.PENDING:
-        raise typer.BadParameter(
-            f"submission {submission_id} is {item.status.value}, not pending"
+    with opened_store(db) as engine:
+        with engine.connect() as conn:
+            item = get_submission(conn, submission_id)
+        if item.status is not SubmissionStatus.PENDING:
+            raise typer.BadParameter(
+                f"submission {submission_id} is {item.status.value}, not pending"
+            )
+        done = publish(engine, submission_id, reviewer="operator")
+        typer.echo(
+            f"{done.id}: {done.status.value}, {done.published} values stored, "
+            f"{done.rejected} rejected"
         )
-    done = publish(engine, submission_id, reviewer="operator")
-    typer.echo(
-        f"{done.id}: {done.status.value}, {done.published} values stored, "
-        f"{done.rejected} rejected"
-    )
-    if done.status is SubmissionStatus.FAILED:
-        raise typer.Exit(1)
+        if done.status is SubmissionStatus.FAILED:
+            raise typer.Exit(1)
 
 
 @review_app.command("reject")
@@ -123,9 +125,9 @@ def review_reject(
     db: DbOption = None,
 ) -> None:
     """Reject a pending submission; nothing of it is published."""
-    engine = open_store(Settings.from_env(db=db))
-    done = reject(engine, submission_id, note, reviewer="operator")
-    typer.echo(f"{done.id}: {done.status.value}")
+    with opened_store(db) as engine:
+        done = reject(engine, submission_id, note, reviewer="operator")
+        typer.echo(f"{done.id}: {done.status.value}")
 
 
 def register(app: typer.Typer) -> None:

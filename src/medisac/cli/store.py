@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from medisac.cli.options import DbOption, open_store
+from medisac.cli.options import DbOption, open_store, opened_store
 from medisac.errors import NormalizationError
 from medisac.feeds.catalogue import default_feed_names, enable_entry
 from medisac.members.access import Audience
@@ -129,7 +129,6 @@ def search(
     ),
 ) -> None:
     """Print everything known about one value, after normalising it."""
-    engine = open_store(Settings.from_env(db=db))
     try:
         # File names are never detected from their shape, so a value that fits
         # no other type is looked up as a file name.
@@ -138,7 +137,7 @@ def search(
         typer.echo(f"{value!r} is not a valid indicator value: {exc.reason}", err=True)
         raise typer.Exit(1) from None
     found = []
-    with engine.connect() as conn:
+    with opened_store(db) as engine, engine.connect() as conn:
         audience = Audience.everything()
         if as_org is not None:
             audience = get_org(conn, as_org).audience
