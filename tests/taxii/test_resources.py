@@ -29,15 +29,26 @@ def test_api_root_resource(client: TestClient, keys: Keys) -> None:
     assert body["title"]
 
 
+SUBMISSIONS = "5c3b0f0e-6d1a-4f0b-9a57-2f7d8c1e4b90"
+
+
 def test_collections_list(client: TestClient, keys: Keys) -> None:
     response = client.get("/taxii2/api/collections/", headers=auth(keys.green))
     assert response.status_code == 200
     collections = response.json()["collections"]
-    assert [c["id"] for c in collections] == [INDICATORS, HEALTHCARE]
-    assert [c["alias"] for c in collections] == ["indicators", "healthcare"]
-    for collection in collections:
+    assert [c["id"] for c in collections] == [INDICATORS, HEALTHCARE, SUBMISSIONS]
+    assert [c["alias"] for c in collections] == [
+        "indicators",
+        "healthcare",
+        "submissions",
+    ]
+    for collection in collections[:2]:
         assert collection["can_read"] is True
         assert collection["can_write"] is False
+    # The green key has no submit scope, so it may not write either.
+    assert collections[2]["can_read"] is False
+    assert collections[2]["can_write"] is False
+    for collection in collections:
         assert collection["media_types"] == [STIX_MEDIA_TYPE]
         assert collection["title"]
 
@@ -56,7 +67,6 @@ def test_collection_by_id_or_alias(client: TestClient, keys: Keys, name: str) ->
         "/taxii2/api/collections/00000000-0000-4000-8000-000000000000/objects/",
         "/taxii2/api/collections/nope/manifest/",
         "/taxii2/other/",
-        "/taxii2/api/status/some-id/",
     ],
 )
 def test_unknown_resource_404(client: TestClient, keys: Keys, path: str) -> None:

@@ -19,6 +19,7 @@ from medisac.taxii.discovery import discovery_router
 from medisac.taxii.errors import install_error_handlers
 from medisac.taxii.media import check_accept
 from medisac.taxii.objects import objects_router
+from medisac.taxii.submit import submissions_router
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,14 @@ def create_taxii_app(
     app.include_router(api_root_router(require_reader))
     app.include_router(collections_router(require_reader))
     app.include_router(objects_router(engine, settings, require_reader))
+    require_submitter = gate.require("submit", "submit")
+
+    def require_taxii_submitter(request: Request) -> KeyRow:
+        key = require_submitter(request)
+        check_accept(request.headers.get("accept"))
+        return key
+
+    app.include_router(submissions_router(engine, require_taxii_submitter))
     install_error_handlers(app)
     app.add_middleware(RequestLogMiddleware)
     return app

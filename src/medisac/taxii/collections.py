@@ -38,6 +38,8 @@ class CollectionSpec:
     description: str
     stix_types: frozenset[str] | None
     healthcare_only: bool = False
+    # Members add objects to a writable collection; nobody reads it back.
+    writable: bool = False
 
     def condition(self) -> sa.ColumnElement[bool]:
         """Return the SQL condition on ``stix_objects`` rows for this collection."""
@@ -59,9 +61,8 @@ class CollectionSpec:
             "title": self.title,
             "description": self.description,
             "alias": self.alias,
-            "can_read": key.has_scope("read"),
-            # TODO: a submissions collection that members can write to.
-            "can_write": False,
+            "can_read": key.has_scope("read") and not self.writable,
+            "can_write": self.writable and key.has_scope("submit"),
             "media_types": [STIX_MEDIA_TYPE],
         }
 
@@ -88,6 +89,18 @@ COLLECTIONS: tuple[CollectionSpec, ...] = (
         stix_types=frozenset({"indicator"}),
         healthcare_only=True,
     ),
+    CollectionSpec(
+        id="5c3b0f0e-6d1a-4f0b-9a57-2f7d8c1e4b90",
+        alias="submissions",
+        title="Member submissions",
+        description=(
+            "Add STIX objects to contribute them. Free text is scrubbed of "
+            "personal and patient data; the status resource tells whether the "
+            "objects were published or wait for review."
+        ),
+        stix_types=frozenset(),
+        writable=True,
+    ),
 )
 
 
@@ -106,13 +119,21 @@ def find_collection(collection_id: str) -> CollectionSpec:
     )
 
 
-def collection_for(collection_id: str, key: KeyRow) -> CollectionSpec:
+def collection_for(
+    collection_id: str, key: KeyRow, *, writing: bool | None = False
+) -> CollectionSpec:
     """Return the collection ``collection_id`` names if ``key``'s tier includes it.
 
-    Raises a 404 :class:`TaxiiError` for an unknown collection and a 403 one
-    for a collection outside the key's tier.
+    ``writing`` is False to read objects, True to add objects and None to
+    read the collection resource itself. Raises a 404 :class:`TaxiiError`
+    for an unknown collection, and a 403 one for a collection outside the
+    key's tier, for reading a write-only collection and for writing to a
+    read-only one.
     """
     collection = find_collection(collection_id)
+    if writing is not None and collection.writable != writing:
+        verb = "written to" if writing else "read"
+        raise forbidden(f"the {collection.alias} collection cannot be {verb}")
     tier = tier_of(key)
     if tier is not None and not tier.allows_collection(collection.alias):
         raise forbidden(
@@ -141,7 +162,7 @@ def collections_router(require_reader: Callable[..., KeyRow]) -> APIRouter:
         collection_id: str, key: Annotated[KeyRow, Depends(require_reader)]
     ) -> Response:
         return taxii_response(
-            orjson.dumps(collection_for(collection_id, key).resource(key))
+            orjson.dumps(collection_for(collection_id, key, writing=None).resource(key))
         )
 
     return router
