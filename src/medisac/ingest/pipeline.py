@@ -20,6 +20,7 @@ from medisac.ingest.detect import PARSERS, ParseOptions, detect_format
 from medisac.ingest.document import Document
 from medisac.ingest.reader import expand
 from medisac.ingest.summary import FailedInput, IngestSummary
+from medisac.members import audit
 from medisac.model import (
     TLP,
     Observation,
@@ -131,6 +132,7 @@ def ingest(
         finally:
             times = (started, clock())
             _record_run(engine, source.id, times, request, summary, stopped)
+            _audit_run(engine, source.name, summary, stopped)
     log.info(
         "ingest finished: source %s, %d new, %d updated, %d unchanged, "
         "%d rejected, %d input(s) failed",
@@ -142,6 +144,21 @@ def ingest(
         len(summary.failed),
     )
     return summary
+
+
+def _audit_run(
+    engine: Engine, source: str, summary: IngestSummary, stopped: bool
+) -> None:
+    """Append the run to the audit log: every write to the store is recorded."""
+    detail = {
+        "inputs": summary.inputs,
+        "new": summary.merge.new,
+        "updated": summary.merge.updated,
+        "rejected": summary.rejected,
+        "stopped": stopped,
+    }
+    with engine.begin() as conn:
+        audit.record(conn, "ingest", source, detail=detail)
 
 
 def _known_benign(engine: Engine) -> KnownBenign:
