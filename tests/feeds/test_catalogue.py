@@ -106,14 +106,16 @@ def test_defaults_are_readable() -> None:
     assert default_feed_names({}) == [entry.name for entry in defaults]
 
 
-def test_kev_not_enabled(store: Store) -> None:
+def test_kev_enabled_on_request(store: Store) -> None:
     entry = catalogue_entry("cisa-kev")
 
-    assert not entry.readable
+    assert entry.readable
     assert not entry.default
-    with begin_write(store.engine) as conn, pytest.raises(ConfigError) as error:
-        enable_entry(conn, "cisa-kev")
-    assert "cannot read yet" in str(error.value)
+    with begin_write(store.engine) as conn:
+        assert enable_entry(conn, "cisa-kev")
+    with store.engine.connect() as conn:
+        feed = get_feed(conn, "cisa-kev")
+    assert feed.format == "kev"
 
 
 def test_default_feeds_env() -> None:
