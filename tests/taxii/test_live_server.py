@@ -42,6 +42,7 @@ def test_client_discovers_and_pages_every_object_once(
     assert [c.id for c in server.default.collections] == [
         INDICATORS,
         "a88d4b26-7b43-460b-8902-1ff67a80d17d",
+        "0e6f2b8a-3c4d-4e5f-8a9b-1c2d3e4f5a6b",
         "5c3b0f0e-6d1a-4f0b-9a57-2f7d8c1e4b90",
     ]
     source = collection(live_url, keys.green)

@@ -30,24 +30,31 @@ def test_api_root_resource(client: TestClient, keys: Keys) -> None:
 
 
 SUBMISSIONS = "5c3b0f0e-6d1a-4f0b-9a57-2f7d8c1e4b90"
+VULNERABILITIES = "0e6f2b8a-3c4d-4e5f-8a9b-1c2d3e4f5a6b"
 
 
 def test_collections_list(client: TestClient, keys: Keys) -> None:
     response = client.get("/taxii2/api/collections/", headers=auth(keys.green))
     assert response.status_code == 200
     collections = response.json()["collections"]
-    assert [c["id"] for c in collections] == [INDICATORS, HEALTHCARE, SUBMISSIONS]
+    assert [c["id"] for c in collections] == [
+        INDICATORS,
+        HEALTHCARE,
+        VULNERABILITIES,
+        SUBMISSIONS,
+    ]
     assert [c["alias"] for c in collections] == [
         "indicators",
         "healthcare",
+        "vulnerabilities",
         "submissions",
     ]
-    for collection in collections[:2]:
+    for collection in collections[:3]:
         assert collection["can_read"] is True
         assert collection["can_write"] is False
     # The green key has no submit scope, so it may not write either.
-    assert collections[2]["can_read"] is False
-    assert collections[2]["can_write"] is False
+    assert collections[3]["can_read"] is False
+    assert collections[3]["can_write"] is False
     for collection in collections:
         assert collection["media_types"] == [STIX_MEDIA_TYPE]
         assert collection["title"]

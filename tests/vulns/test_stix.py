@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fastapi.testclient import TestClient
 from stix2validator import ValidationOptions, validate_instance
 
 from medisac.model import TLP
+from medisac.server import create_app
+from medisac.settings import Settings
+from medisac.taxii.media import TAXII_MEDIA_TYPE
 from medisac.vulns.stix import render_bundle, render_vulnerability, vulnerability_id
 from medisac.vulns.store import get_vulnerability
 from tests.conftest import Store
+from tests.members.conftest import add_member
 from tests.vulns.support import ingest_files, write_json
 
 KEV = {
@@ -79,3 +84,31 @@ def test_vulnerability_object_validates(
         "marking-definition",
         "vulnerability",
     ]
+
+
+def test_vulnerabilities_served_over_taxii(store: Store, tmp_path: Path) -> None:
+    ingest_files(store.engine, write_json(tmp_path / "kev.json", KEV))
+    member = add_member(store, "Pump Clinic", clearance=TLP.GREEN)
+    path = "/taxii2/api/collections/vulnerabilities/objects/"
+    headers = {
+        "Authorization": f"Bearer {member.reader}",
+        "Accept": TAXII_MEDIA_TYPE,
+    }
+    app = create_app(store.engine, Settings.from_env(db=store.url))
+    with TestClient(app) as client:
+        body = client.get(path, headers=headers).json()
+        indicators = client.get(
+            "/taxii2/api/collections/indicators/objects/", headers=headers
+        ).json()
+    served = [obj for obj in body["objects"] if obj["type"] == "vulnerability"]
+    assert [obj["id"] for obj in served] == [vulnerability_id("CVE-2099-0001")]
+    options = ValidationOptions(version="2.1", strict=False)
+    assert validate_instance(served[0], options).is_valid
+    types = {obj["type"] for obj in indicators.get("objects", [])}
+    assert "vulnerability" not in types
+    # Storing the same catalogue again publishes no new version.
+    ingest_files(store.engine, write_json(tmp_path / "again.json", KEV))
+    with TestClient(app) as client:
+        versions = client.get(f"{path}{served[0]['id']}/versions/", headers=headers)
+    assert versions.status_code == 200, versions.text
+    assert len(versions.json()["versions"]) == 1

@@ -90,6 +90,16 @@ COLLECTIONS: tuple[CollectionSpec, ...] = (
         healthcare_only=True,
     ),
     CollectionSpec(
+        id="0e6f2b8a-3c4d-4e5f-8a9b-1c2d3e4f5a6b",
+        alias="vulnerabilities",
+        title="Vulnerabilities",
+        description=(
+            "Vulnerabilities from CSAF advisories, CVE records and the KEV "
+            "catalogue, with KEV status, scores and affected products."
+        ),
+        stix_types=frozenset({"vulnerability"}),
+    ),
+    CollectionSpec(
         id="5c3b0f0e-6d1a-4f0b-9a57-2f7d8c1e4b90",
         alias="submissions",
         title="Member submissions",

@@ -28,6 +28,7 @@ from medisac.vulns.detect import VULN_FORMATS, vuln_format_of, vuln_format_of_te
 from medisac.vulns.kev import parse_kev_csv, parse_kev_json
 from medisac.vulns.match import notify_matches
 from medisac.vulns.model import DocumentRejection, VulnDocument
+from medisac.vulns.stix import publish_vulnerabilities
 from medisac.vulns.store import StoreCounts, store_document
 
 __all__ = [
@@ -107,6 +108,7 @@ def ingest_vuln_document(
     now = clock()
     with begin_write(engine) as conn:
         counts, touched = store_document(conn, parsed, now)
+        publish_vulnerabilities(conn, touched)
         outcome.counts = counts
         outcome.notifications = notify_matches(conn, touched, now)
     log.info(

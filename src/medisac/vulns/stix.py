@@ -15,10 +15,14 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from sqlalchemy.engine import Connection
+
 from medisac.model import TLP
 from medisac.model.time import format_rfc3339
 from medisac.stix.static import IDENTITY, IDENTITY_ID, TLP2_MARKINGS
+from medisac.store.merge import PublishedObject, append_objects
 from medisac.vulns.records import VulnRecord
+from medisac.vulns.store import get_vulnerabilities
 
 __all__ = [
     "VULNERABILITY_NAMESPACE",
@@ -137,3 +141,24 @@ def render_bundle(records: list[VulnRecord]) -> dict[str, Any]:
         "id": f"bundle--{uuid.uuid4()}",
         "objects": objects,
     }
+
+
+def publish_vulnerabilities(conn: Connection, cves: list[str]) -> int:
+    """Publish the current version of each CVE to the TAXII collections.
+
+    The caller holds the publish lock (``begin_write``). Vulnerability
+    records are TLP:CLEAR, so every reader of the vulnerabilities collection
+    receives them. Returns the number of objects published.
+    """
+    records = get_vulnerabilities(conn, sorted(set(cves)))
+    objects = [
+        PublishedObject(
+            body=render_vulnerability(record),
+            modified=record.modified,
+            healthcare=record.healthcare,
+            tlp=TLP.CLEAR,
+        )
+        for record in records.values()
+    ]
+    append_objects(conn, objects)
+    return len(objects)
