@@ -6,9 +6,7 @@ without parsing them, which keeps a full page-through cheap. An empty page is
 carries no ``X-TAXII-Date-Added-*`` headers.
 """
 
-import gc
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -17,6 +15,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy.engine import Engine
 
 from medisac.errors import TaxiiError
+from medisac.gcpause import collector_paused
 from medisac.members import audit
 from medisac.model import TLP
 from medisac.model.time import format_rfc3339
@@ -103,7 +102,7 @@ def objects_router(
         return page
 
     def serve_objects(parsed: _Request) -> Response:
-        with _collector_paused():
+        with collector_paused():
             return _objects_response(fetch(parsed))
 
     @router.get(f"{base}/objects/", name="taxii_objects")
@@ -176,30 +175,6 @@ def _audit_read(engine: Engine, parsed: _Request, page: Page) -> None:
             key_id=parsed.key_id,
             detail={"objects": len(page.rows), "object": parsed.scope.object_id},
         )
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Switch off Python's cyclic garbage collector while the block runs.
-
-    Building a page of 1000 objects allocates tens of thousands of containers
-    (rows, views, dicts) that stay alive until the page is joined and form no
-    reference cycles, so reference counting frees them all. A running
-    collector scans and promotes them again and again. In a page-through of
-    100,000 objects, as in ``bench/taxii_paging.py`` on a 2-core machine, that
-    cost about 1.5 ms per page, mostly in full collections of the whole heap
-    that each stopped the server for 50 to 100 ms. The collector is switched
-    back on at the end unless it was already off at the start, because
-    another page was being built or the process had switched it off. Cycles
-    made meanwhile, by any thread, wait for its next run.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _page_headers(page: Page) -> dict[str, str]:
