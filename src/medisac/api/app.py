@@ -14,7 +14,8 @@ from typing import Annotated, Any
 import orjson
 import sqlalchemy as sa
 from fastapi import Body, Depends, FastAPI, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.engine import Connection, Engine
 
 from medisac import __version__
@@ -78,6 +79,24 @@ def create_api_app(engine: Engine, gate: Gate | None = None) -> FastAPI:
     async def _error(_request: Request, exc: TaxiiError) -> JSONResponse:
         body = {"title": exc.title, "description": exc.description or exc.title}
         return JSONResponse(body, status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> Response:
+        # The errors name each field, but never echo the input: a body can be
+        # megabytes long or hold text that JSON cannot encode.
+        detail = [
+            {
+                "loc": list(error.get("loc", ())),
+                "msg": error.get("msg", ""),
+                "type": error.get("type", ""),
+            }
+            for error in exc.errors()[:50]
+        ]
+        return Response(
+            orjson.dumps({"detail": detail}, default=str),
+            status_code=422,
+            media_type="application/json",
+        )
 
     @app.get("/me", response_model=models.Me)
     def get_me(key: Reader) -> models.Me:
@@ -184,6 +203,13 @@ def create_api_app(engine: Engine, gate: Gate | None = None) -> FastAPI:
         org = _member(engine, key)
         _check_tlps(body)
         payload = body.model_dump(exclude_none=True)
+        try:
+            orjson.dumps(payload)
+        except TypeError:
+            raise _bad(
+                "the body holds text that is not valid Unicode (a lone UTF-16 "
+                "surrogate); send UTF-8 text"
+            ) from None
         stored = submit(engine, org, key.id, payload, Kind.API)
         return _status(stored)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -59,7 +61,9 @@ class SubmittedIndicator(BaseModel):
     description: str | None = Field(default=None, max_length=20_000)
     confidence: int | None = Field(default=None, ge=0, le=100)
     tlp: str | None = None
-    tags: list[str] = Field(default_factory=list, max_length=50)
+    tags: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default_factory=list, max_length=50
+    )
     first_seen: str | None = None
     last_seen: str | None = None
     to_ids: bool = True

@@ -255,13 +255,19 @@ def _expiry(text: str | None) -> int | None:
             int(match.group(1)) * _UNITS[match.group(2)].total_seconds() * 1_000_000
         )
     try:
-        return to_us(parse_rfc3339(text, assume_utc=True))
+        moment = to_us(parse_rfc3339(text, assume_utc=True))
     except ValueError:
         raise typer.BadParameter(
             f"invalid expiry {text!r}; give a duration like 90d, 12h or 2w, or an "
             "RFC 3339 time",
             param_hint="--expires",
         ) from None
+    if moment <= now_us():
+        raise typer.BadParameter(
+            f"the expiry {text!r} has passed; give a time in the future",
+            param_hint="--expires",
+        )
+    return moment
 
 
 @key_app.command("create")

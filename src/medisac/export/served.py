@@ -24,6 +24,7 @@ import os
 import shutil
 import tempfile
 import threading
+import weakref
 from collections import OrderedDict
 from pathlib import Path
 from typing import Annotated, Any
@@ -50,7 +51,7 @@ from medisac.members.access import Audience
 from medisac.members.gate import Gate, forbidden, tier_of
 from medisac.model import TLP, IndicatorType, State
 from medisac.model.time import format_rfc3339, now_us, parse_rfc3339, to_us
-from medisac.store.tables import indicators, red_recipients, stix_objects
+from medisac.store.tables import indicators, stix_objects
 from medisac.taxii.auth import READ_SCOPE
 
 log = logging.getLogger(__name__)
@@ -190,9 +191,16 @@ class _DirectoryExports:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._root = tempfile.TemporaryDirectory(prefix="medisac-feeds-")
+        self._root: Path | None = None
         self._lock = threading.Lock()
         self._built: OrderedDict[str, Path] = OrderedDict()
+
+    def _root_directory(self) -> Path:
+        """Create the directory of the exports on first use; delete it at exit."""
+        if self._root is None:
+            self._root = Path(tempfile.mkdtemp(prefix="medisac-feeds-"))
+            weakref.finalize(self, shutil.rmtree, self._root, ignore_errors=True)
+        return self._root
 
     def get(self, fmt: str, selection: ExportFilter, tag: str) -> Path:
         """Return the directory of the export ``tag`` names, writing it if needed."""
@@ -202,7 +210,7 @@ class _DirectoryExports:
                 self._built.move_to_end(tag)
                 return directory
             digest = hashlib.blake2b(tag.encode(), digest_size=12).hexdigest()
-            directory = Path(self._root.name) / digest
+            directory = self._root_directory() / digest
             with self._engine.connect() as conn:
                 count = write_directory(
                     conn, fmt, selection, directory, FormatOptions()
@@ -297,17 +305,38 @@ def _export(
 
 
 def _etag(engine: Engine, fmt: str, edl_list: str, selection: ExportFilter) -> str:
-    """Return the weak ETag of an export under the store's current state."""
+    """Return the weak ETag of an export under the store's current state.
+
+    The state is read through the reader's audience, so that the tag changes
+    only with records the reader may see: a change to a hidden record must
+    not tell a member that it happened.
+    """
+    audience = selection.audience or Audience.everything()
+    audience = audience.narrowed(selection.tlp)
     ic, so = indicators.c, stix_objects.c
     with engine.connect() as conn:
-        last_seq = conn.execute(sa.select(sa.func.max(so.seq))).scalar() or 0
+        # The newest version the reader may see; scanning from the newest
+        # stops at the first visible one.
+        last_seq = conn.execute(
+            sa.select(so.seq)
+            .where(audience.version_condition(so.tlp, so.indicator_id))
+            .order_by(so.seq.desc())
+            .limit(1)
+        ).scalar()
+        # A record that becomes hidden publishes a version the reader cannot
+        # see, so the count of visible active records tells that it left.
+        visible = conn.execute(
+            sa.select(sa.func.count()).where(
+                ic.state == State.ACTIVE.value, audience.condition(ic.tlp, ic.id)
+            )
+        ).scalar()
         # Values past their valid_until leave exports before expiry publishes
         # their expired version, so they change the export too.
-        named = conn.execute(sa.select(sa.func.count()).select_from(red_recipients))
-        red_named = named.scalar()
         lapsed = conn.execute(
             sa.select(sa.func.count()).where(
-                ic.state == State.ACTIVE.value, ic.valid_until <= now_us()
+                ic.state == State.ACTIVE.value,
+                ic.valid_until <= now_us(),
+                audience.condition(ic.tlp, ic.id),
             )
         ).scalar()
     parts = [
@@ -319,11 +348,10 @@ def _etag(engine: Engine, fmt: str, edl_list: str, selection: ExportFilter) -> s
         selection.since,
         selection.healthcare,
         selection.max_count,
-        # RED records named for one organisation make its export differ.
         _audience_key(selection.audience),
-        last_seq,
+        last_seq or 0,
+        visible,
         lapsed,
-        red_named,
     ]
     return _etag_of(parts)
 

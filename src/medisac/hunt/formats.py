@@ -29,7 +29,9 @@ _SQUID_LINE = (
     r"[ \t]*\d+(?:\.\d+)?[ \t]+-?\d+[ \t]+\S+[ \t]+\S+/\d+[ \t]+\d+[ \t]+\S+[ \t]+\S+"
 )
 _NOT_SQUID = re.compile(rf"^(?![ \t]*\r?$)(?!{_SQUID_LINE}).*$".encode(), re.M)
-_KEY_VALUE = re.compile(r'([A-Za-z_][\w.-]*)=("(?:[^"\\]|\\.)*"|\S*)')
+# The look-behind makes a match start only where a key can begin, so a long
+# run of word characters without "=" is scanned once, not once per position.
+_KEY_VALUE = re.compile(r'(?<![\w.-])([A-Za-z_][\w.-]*)=("(?:[^"\\]|\\.)*"|\S*)')
 
 # JSON keys that hold the event time, in order of preference.
 # Event times come before "@timestamp", which shippers such as Logstash set

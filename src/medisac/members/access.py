@@ -20,7 +20,9 @@ import sqlalchemy as sa
 from sqlalchemy import ColumnElement
 
 from medisac.model import TLP
-from medisac.store.tables import red_recipients
+from medisac.store.tables import indicators, red_recipients
+
+_CURRENT = indicators.alias("current_indicator")
 
 # The most restrictive level a clearance alone can reach: RED needs a name.
 MAX_CLEARANCE = TLP.AMBER_STRICT
@@ -82,3 +84,29 @@ class Audience:
             red_recipients.c.org_id == self.org_id,
         )
         return sa.or_(readable, sa.and_(tlp_column == int(TLP.RED), named))
+
+    def version_condition(
+        self,
+        tlp_column: ColumnElement[int],
+        indicator_id_column: ColumnElement[int],
+    ) -> ColumnElement[bool]:
+        """Return the condition on a published version of an indicator.
+
+        A version is readable when its own level is, and when the indicator's
+        current level is too: a record raised to RED takes its older, less
+        restricted versions away from every reader it is not shared with.
+        Objects of no indicator (identity, markings, vulnerabilities) need
+        only their own level.
+        """
+        if self.operator:
+            return sa.true()
+        # An alias, so that the subquery stays its own when the outer query
+        # joins the indicators table too.
+        ic = _CURRENT.c
+        current = sa.exists().where(
+            ic.id == indicator_id_column, self.condition(ic.tlp, ic.id)
+        )
+        return sa.and_(
+            self.condition(tlp_column, indicator_id_column),
+            sa.or_(indicator_id_column.is_(None), current),
+        )

@@ -44,7 +44,7 @@ def parse_credentials(authorization: str | None) -> Credentials | None:
     user, separator, password = decoded.partition(":")
     if not separator or not password:
         return None
-    return Credentials(password, user or None)
+    return Credentials(password, user)
 
 
 def unauthorized() -> TaxiiError:

@@ -71,8 +71,10 @@ class Gate:
         if row is None:
             raise unauthorized()
         user = credentials.user
+        # Basic sends a user name, which must be a member key's organisation
+        # id; Bearer sends none.
         if (
-            user
+            user is not None
             and row.org_id is not None
             and not hmac.compare_digest(user.encode(), row.org_id.encode())
         ):

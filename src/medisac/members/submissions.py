@@ -89,6 +89,11 @@ def source_name(org_id: str) -> str:
     return f"member-{digest.hexdigest()}"
 
 
+# Cyber-observable types whose ``value`` is an indicator value to keep. Other
+# objects' values (e-mail addresses, custom types) are scrubbed like text.
+_VALUE_TYPES = frozenset({"ipv4-addr", "ipv6-addr", "domain-name", "url"})
+
+
 def declared_values(body: Any, kind: Kind) -> list[str]:
     """Return the indicator values a body declares, which scrubbing keeps."""
     if not isinstance(body, dict):
@@ -106,7 +111,7 @@ def declared_values(body: Any, kind: Kind) -> list[str]:
             continue
         if obj.get("type") == "indicator" and isinstance(obj.get("pattern"), str):
             values.append(obj["pattern"])
-        elif isinstance(obj.get("value"), str) and obj.get("type") != "email-addr":
+        elif obj.get("type") in _VALUE_TYPES and isinstance(obj.get("value"), str):
             values.append(obj["value"])
     return values
 
@@ -115,6 +120,7 @@ def scrub_body(body: Any, kind: Kind) -> tuple[Any, int]:
     """Return ``body`` with its free text scrubbed, and the redaction count."""
     keep = declared_values(body, kind)
     scrubbed, count = scrub_json(body, keep)
+    count += _scrub_tags(scrubbed, kind, keep)
     if kind is Kind.API and isinstance(scrubbed, dict):
         email = scrubbed.get("email")
         if isinstance(email, dict):
@@ -128,6 +134,38 @@ def scrub_body(body: Any, kind: Kind) -> tuple[Any, int]:
                     cleaned[field] = text
             scrubbed["email"] = cleaned
     return scrubbed, count
+
+
+def _scrub_tags(body: Any, kind: Kind, keep: list[str]) -> int:
+    """Scrub the tags of submitted indicators, or the labels of STIX objects.
+
+    Tags are published with the values, so a name or number in one would
+    reach every member. Returns the number of redactions.
+    """
+    if not isinstance(body, dict):
+        return 0
+    key, items = (
+        ("tags", body.get("indicators"))
+        if kind is Kind.API
+        else (
+            "labels",
+            body.get("objects"),
+        )
+    )
+    count = 0
+    for item in items if isinstance(items, list) else []:
+        tags = item.get(key) if isinstance(item, dict) else None
+        if not isinstance(tags, list):
+            continue
+        cleaned = []
+        for tag in tags:
+            if isinstance(tag, str):
+                result = scrub_text(tag, keep)
+                count += len(result.redactions)
+                tag = result.text
+            cleaned.append(tag)
+        item[key] = cleaned
+    return count
 
 
 def submit(

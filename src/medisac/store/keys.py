@@ -265,6 +265,10 @@ def rotate_key(conn: Connection, key_id: int) -> tuple[int, str]:
     A key that had an expiry gets a new one of the same length from now.
     """
     old = conn.execute(sa.select(api_keys).where(api_keys.c.id == key_id)).one()
+    if old.revoked:
+        raise KeyNotFound(
+            f"key {key_id} is revoked; create a new key with `medisac key create`"
+        )
     expires = None
     if old.expires is not None:
         expires = now_us() + (old.expires - old.created)

@@ -73,7 +73,13 @@ def decode_next(token: str | None) -> int | None:
         raise bad_parameter(
             "next", token, "use the next value of the previous response unchanged"
         )
-    return int.from_bytes(raw[len(_TOKEN_PREFIX) :], "big")
+    seq = int.from_bytes(raw[len(_TOKEN_PREFIX) :], "big")
+    # Issued tokens hold a row's seq, a signed 64-bit integer in the store.
+    if seq >= 2**63:
+        raise bad_parameter(
+            "next", token, "use the next value of the previous response unchanged"
+        )
+    return seq
 
 
 def date_added_headers(first: int, last: int) -> dict[str, str]:

@@ -40,7 +40,7 @@ class Scope:
         so = stix_objects.c
         found = [
             self.collection.condition(),
-            self.audience.condition(so.tlp, so.indicator_id),
+            self.audience.version_condition(so.tlp, so.indicator_id),
         ]
         if self.object_id is not None:
             found.append(so.stix_id == self.object_id)

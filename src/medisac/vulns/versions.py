@@ -106,6 +106,12 @@ class Version:
         return self.text
 
 
+# Real versions are short; the limits keep a hostile inventory or advisory
+# from making int() fail (Python refuses over 4,300 digits) or run long.
+MAX_VERSION_CHARS = 200
+MAX_NUMBER_DIGITS = 30
+
+
 def parse_version(text: str) -> Version:
     """Parse one version such as ``2.6A`` or ``v20D29``.
 
@@ -114,6 +120,11 @@ def parse_version(text: str) -> Version:
     and for words that are not part of versions (dates, sentences).
     """
     cleaned = text.strip()
+    if len(cleaned) > MAX_VERSION_CHARS:
+        raise VersionError(
+            f"not a version: {len(cleaned):,} characters, over the "
+            f"{MAX_VERSION_CHARS} a version may have"
+        )
     cleaned = re.sub(r"^(?:versions?\s*|v)(?=\d)", "", cleaned, flags=re.IGNORECASE)
     if not cleaned:
         raise VersionError("empty version")
@@ -122,6 +133,10 @@ def parse_version(text: str) -> Version:
     tokens: list[Token] = []
     for part in _TOKEN.findall(cleaned):
         if part.isdigit():
+            if len(part) > MAX_NUMBER_DIGITS:
+                raise VersionError(
+                    f"not a version: the number {part[:20]}... is too long"
+                )
             tokens.append(int(part))
             continue
         word = part.lower()
