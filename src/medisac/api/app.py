@@ -1,9 +1,9 @@
 """The JSON API: lookups, listings, contributions and reports for members.
 
-Every route is admitted by the server's :class:`medisac.members.gate.Gate`
-(reads in the ``api`` route group, contributions in ``submit``), and every
+Every route is admitted by the server's :class:`medisac.members.gate.Gate`,
+reads in the ``api`` route group and contributions in ``submit``. Every
 read goes through the reader's :class:`medisac.members.access.Audience`,
-so a member never receives a record above its clearance or a RED record
+so a member never receives a record above its clearance, or a RED record
 that does not name it, in a body, a count or a cursor.
 """
 

@@ -1,9 +1,9 @@
 """Who may read what: the one TLP rule that every read path applies.
 
-A reader's :class:`Audience` turns into a SQL condition on a table's TLP
-and indicator id columns, so TAXII pages, counts and ``next`` tokens, the
-JSON API, served exports and searches on behalf of an organisation all
-filter in the database with the same rule:
+A reader's :class:`Audience` becomes a SQL condition on a table's TLP and
+indicator id columns. TAXII pages, counts and ``next`` tokens, the JSON
+API, served exports and searches on behalf of an organisation all filter in
+the database with it, so they all apply the same rule:
 
 - an operator (an admin key without an organisation) reads everything;
 - a member reads records up to its clearance, and never above AMBER+STRICT
@@ -43,12 +43,12 @@ class Audience:
 
     @classmethod
     def everything(cls) -> Audience:
-        """The operator's audience: every record at every level."""
+        """Return the operator's audience: every record at every level."""
         return cls(clearance=TLP.RED, operator=True)
 
     @classmethod
     def member(cls, org_id: str | None, clearance: TLP) -> Audience:
-        """A member organisation's audience at ``clearance``, capped at AMBER+STRICT."""
+        """Return a member's audience at ``clearance``, capped at AMBER+STRICT."""
         return cls(clearance=min(clearance, MAX_CLEARANCE), org_id=org_id)
 
     def narrowed(self, ceiling: TLP) -> Audience:

@@ -3,7 +3,7 @@
 One :class:`Gate` per server process serves TAXII, the served exports, the
 JSON API and submissions, so a key's rate and usage count across all of
 them. Its checks run in this order, and the first that fails decides the
-answer:
+response:
 
 1. credentials: a missing, unknown, revoked or expired key, or a Basic user
    name that is not the key's organisation id, gets the same 401;

@@ -4,7 +4,7 @@
   It is stored, and the member's pseudonymous source (the one its
   submissions use) claims the value, so the scoring counts it as one more
   independent source and the confidence rises.
-- A **false-positive report** says the value is legitimate. When reports
+- A **false-positive report** states that the value is legitimate. When reports
   from :data:`WITHDRAW_AFTER` different organisations stand, the indicator
   is withdrawn (marked false positive) until an analyst decides; the
   reports stay pending for that review.
@@ -52,7 +52,7 @@ class UnknownIndicator(MedisacError):
 
 @dataclass(frozen=True, slots=True)
 class ReportOutcome:
-    """What one report did."""
+    """The effect of one report."""
 
     indicator_id: int
     stix_id: str

@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 
 class SubmissionStatus(StrEnum):
-    """Where a submission stands."""
+    """The review state of a submission."""
 
     PENDING = "pending"
     ACCEPTED = "accepted"

@@ -92,8 +92,13 @@ def status_resource(stored: Submission) -> dict[str, Any]:
     total = len(objects) if isinstance(objects, list) else 0
     pending = stored.status is SubmissionStatus.PENDING
     failed = stored.status in (SubmissionStatus.REJECTED, SubmissionStatus.FAILED)
-    success = 0 if pending or failed else total - min(stored.rejected, total)
-    failure = total if failed else (0 if pending else min(stored.rejected, total))
+    rejected = min(stored.rejected, total)
+    if pending:
+        success, failure = 0, 0
+    elif failed:
+        success, failure = 0, total
+    else:
+        success, failure = total - rejected, rejected
     return {
         "id": stored.id,
         "status": "pending" if pending else "complete",
