@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Generator
 from datetime import datetime
@@ -13,6 +14,24 @@ from medisac.model.time import format_rfc3339, parse_epoch, parse_rfc3339
 
 _SIGHTING = "0"
 _FALSE_POSITIVE = "1"
+
+
+_CVE = re.compile(r"CVE-\d{4}-\d{4,}", re.IGNORECASE)
+
+
+def event_cves(event: dict[str, Any]) -> list[str]:
+    """Return the CVE ids of an event's ``vulnerability`` attributes."""
+    attributes = list(as_list(event.get("Attribute")))
+    for misp_object in as_list(event.get("Object")):
+        if isinstance(misp_object, dict):
+            attributes.extend(as_list(misp_object.get("Attribute")))
+    found: set[str] = set()
+    for attribute in attributes:
+        if isinstance(attribute, dict) and attribute.get("type") == "vulnerability":
+            found.update(
+                cve.upper() for cve in _CVE.findall(str(attribute.get("value", "")))
+            )
+    return sorted(found)
 
 
 class EventContext:
@@ -35,6 +54,10 @@ class EventContext:
         context: dict[str, Any] = {}
         if isinstance(event.get("uuid"), str):
             context["event_uuid"] = event["uuid"]
+        cves = event_cves(event)
+        if cves:
+            # The event's indicators relate to the vulnerabilities it names.
+            context["cves"] = cves
         if isinstance(event.get("info"), str):
             context["event_info"] = event["info"]
         date = event.get("date")

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections import defaultdict
 from collections.abc import Generator, Iterator
 from datetime import datetime
@@ -170,6 +171,8 @@ class BundleContext:
         self.seen: dict[str, tuple[datetime | None, datetime | None]] = {}
         self.warned_markings: set[str] = set()
         self.recipients = recipient_refs(latest.values())
+        # CVE ids of the vulnerabilities each object is related to.
+        self.cves: dict[str, set[str]] = defaultdict(set)
         self._index()
 
     def _index(self) -> None:
@@ -228,6 +231,8 @@ class BundleContext:
         item = self.latest.get(other)
         if item is not None and item["type"] in TAG_TYPES and item.get("name"):
             self.tags[ident].add(f"{item['type']}:{item['name']}")
+        if item is not None and item["type"] == "vulnerability":
+            self.cves[ident].update(cve_ids(item))
 
     def relationship_warnings(self) -> Iterator[ParseItem]:
         """Warn about relationships that point at skipped custom objects."""
@@ -348,6 +353,9 @@ class BundleContext:
             context["reports"] = sorted(set(self.reports[ident]))
         if isinstance(item.get("name"), str):
             context["name"] = item["name"]
+        cves = self.cves.get(ident, set()) | set(cve_ids(item))
+        if cves:
+            context["cves"] = sorted(cves)
         confidence = item.get("confidence")
         # bool is an int in Python; STIX confidence is an integer 0-100.
         if isinstance(confidence, bool) or not isinstance(confidence, int):
@@ -468,6 +476,23 @@ def _looks_like_tlp(marking: dict[str, Any] | None) -> bool:
         or "extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d"
         in (marking.get("extensions") or {})
     )
+
+
+_CVE = re.compile(r"CVE-\d{4}-\d{4,}", re.IGNORECASE)
+
+
+def cve_ids(item: dict[str, Any]) -> list[str]:
+    """Return the CVE ids a STIX object names in its name or external references."""
+    found = []
+    name = item.get("name")
+    if item.get("type") == "vulnerability" and isinstance(name, str):
+        found.extend(_CVE.findall(name))
+    for reference in item.get("external_references") or []:
+        if not isinstance(reference, dict):
+            continue
+        if str(reference.get("source_name", "")).lower() == "cve":
+            found.extend(_CVE.findall(str(reference.get("external_id", ""))))
+    return sorted({cve.upper() for cve in found})
 
 
 def _time(item: dict[str, Any], name: str) -> datetime | None:

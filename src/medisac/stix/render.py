@@ -101,6 +101,16 @@ def render_indicator(view: IndicatorView) -> dict[str, Any]:
             _external_reference(claim)
             for claim in sorted(view.sources, key=_claim_order)
         ]
+    cves = view.context.get("cves") if view.context else None
+    if isinstance(cves, list) and cves:
+        # The standard reference form joins an indicator to the vulnerability
+        # objects of the vulnerabilities collection, which carry the same one.
+        references = body.setdefault("external_references", [])
+        references.extend(
+            {"source_name": "cve", "external_id": cve}
+            for cve in cves
+            if isinstance(cve, str)
+        )
     if view.context:
         body["x_medisac_context"] = dict(view.context)
     return body
