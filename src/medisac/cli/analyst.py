@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from medisac.cli.options import DbOption, opened_store
+from medisac.cli.options import DbOption, opened_store, parse_tlp
 from medisac.enrich.marks import (
     MarkResult,
     clear_false_positive,
@@ -33,13 +33,6 @@ class Healthcare(StrEnum):
 
 
 _HEALTHCARE_FLAG = {Healthcare.YES: True, Healthcare.NO: False, Healthcare.AUTO: None}
-
-
-def _level(text: str) -> TLP:
-    try:
-        return TLP.parse(text)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--tlp") from None
 
 
 def _parse(value: str, kind: str | None) -> tuple[IndicatorType, str]:
@@ -121,7 +114,7 @@ def mark(
             "give exactly one of --false-positive, --benign-reset, --healthcare "
             "and --tlp"
         )
-    level = None if tlp in (None, "auto") else _level(tlp)
+    level = None if tlp in (None, "auto") else parse_tlp(tlp)
     if recipients and level is not TLP.RED:
         raise typer.BadParameter("--for names readers of TLP:RED; add --tlp red")
     indicator_type, canonical = _parse(value, kind)

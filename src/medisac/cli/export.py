@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from medisac.cli.options import DbOption, open_store
+from medisac.cli.options import DbOption, open_store, parse_tlp
 from medisac.export.formats import (
     DIRECTORY_FORMATS,
     DIRECTORY_ONLY_FORMATS,
@@ -19,7 +19,7 @@ from medisac.export.formats import (
 )
 from medisac.export.kit import DEFAULT_MIN_CONFIDENCE, DEFAULT_TOP, write_kit
 from medisac.export.select import ExportFilter, parse_types
-from medisac.model import TLP, IndicatorType
+from medisac.model import IndicatorType
 from medisac.model.time import parse_rfc3339, to_us
 from medisac.settings import Settings
 
@@ -29,13 +29,6 @@ def _parse_types(values: list[str] | None) -> frozenset[IndicatorType]:
         return parse_types(values)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--type") from None
-
-
-def _parse_level(text: str) -> TLP:
-    try:
-        return TLP.parse(text)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--tlp") from None
 
 
 def _parse_since(value: str | None) -> int | None:
@@ -168,7 +161,7 @@ def export(
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--list") from None
-    level = _parse_level(tlp)
+    level = parse_tlp(tlp)
     selection = ExportFilter(
         types=_parse_types(types),
         min_confidence=min_confidence or 0,
@@ -210,7 +203,7 @@ def _export_kit(
         min_confidence=DEFAULT_MIN_CONFIDENCE
         if min_confidence is None
         else min_confidence,
-        tlp=_parse_level(tlp),
+        tlp=parse_tlp(tlp),
         healthcare=healthcare,
     )
     engine = open_store(Settings.from_env(db=db))

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from medisac.cli.options import DbOption, opened_store
+from medisac.cli.options import DbOption, opened_store, parse_tlp
 from medisac.errors import ConfigError
 from medisac.feeds.catalogue import enable_entry, load_catalogue
 from medisac.feeds.registry import (
@@ -33,7 +33,6 @@ from medisac.feeds.registry import (
 )
 from medisac.feeds.runner import FeedRun, run_feeds
 from medisac.ingest.detect import PARSERS
-from medisac.model import TLP
 from medisac.model.time import format_rfc3339
 from medisac.settings import Secret, Settings
 from medisac.store.engine import begin_write
@@ -56,13 +55,6 @@ _RECENT_RUNS = 5
 
 def _when(micros: int | None) -> str:
     return format_rfc3339(micros, digits=0) if micros is not None else "never"
-
-
-def _tlp(text: str) -> TLP:
-    try:
-        return TLP.parse(text)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--tlp") from None
 
 
 def _collection_url(location: str, collection: str | None) -> str:
@@ -188,7 +180,7 @@ def add(
         format=fmt,
         every_seconds=parse_duration(every) if every else None,
         reliability=reliability,
-        tlp=_tlp(tlp),
+        tlp=parse_tlp(tlp),
         confidence=confidence,
         credentials=Credentials(
             token=Secret(token) if token else None,

@@ -12,7 +12,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy.engine import Engine
 
-from medisac.cli.options import DbOption, open_store
+from medisac.cli.options import DbOption, open_store, parse_tlp
 from medisac.ingest.detect import PARSERS
 from medisac.ingest.pipeline import IngestRequest, ingest
 from medisac.ingest.summary import IngestSummary
@@ -26,12 +26,7 @@ SHOWN_REJECTIONS = 50
 
 
 def _tlp(text: str | None) -> TLP | None:
-    if text is None:
-        return None
-    try:
-        return TLP.parse(text)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--tlp") from None
+    return None if text is None else parse_tlp(text)
 
 
 def _format(text: str | None) -> str | None:

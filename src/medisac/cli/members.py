@@ -12,12 +12,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from medisac.cli.options import DbOption, opened_store
+from medisac.cli.options import DbOption, opened_store, parse_tlp
 from medisac.errors import ConfigError
 from medisac.members import audit
 from medisac.members.orgs import OrgKind, add_org, get_org, list_orgs, update_org
 from medisac.members.tiers import DEFAULT_TIER, TIERS, get_tier
-from medisac.model import TLP
 from medisac.model.time import format_rfc3339, now_us, parse_rfc3339, to_us
 from medisac.store.engine import begin_write
 from medisac.store.keys import (
@@ -36,13 +35,6 @@ console = Console()
 
 _DURATION = re.compile(r"(\d+)\s*([dhw])")
 _UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
-
-
-def _level(text: str, hint: str) -> TLP:
-    try:
-        return TLP.parse(text)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint=hint) from None
 
 
 def _kind(text: str) -> OrgKind:
@@ -118,7 +110,7 @@ def org_add(
                 conn,
                 name,
                 tier=_tier(tier),
-                clearance=_level(clearance, "--clearance"),
+                clearance=parse_tlp(clearance, "--clearance"),
                 kind=_kind(kind),
                 trusted=trusted,
                 contacts=_contacts(contacts),
@@ -193,7 +185,7 @@ def org_set(
     changes = {
         "name": name,
         "tier": None if tier is None else _tier(tier),
-        "clearance": None if clearance is None else _level(clearance, "--clearance"),
+        "clearance": None if clearance is None else parse_tlp(clearance, "--clearance"),
         "kind": None if kind is None else _kind(kind),
         "trusted": trusted,
         "contacts": _contacts(contacts),

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from medisac.errors import StoreError
+from medisac.model import TLP
 from medisac.settings import Settings
 from medisac.store.engine import create_engine
 from medisac.store.migrate import is_current
@@ -54,3 +55,11 @@ def opened_store(db: str | None) -> Iterator[Engine]:
         yield engine
     finally:
         engine.dispose()
+
+
+def parse_tlp(text: str, hint: str = "--tlp") -> TLP:
+    """Read a TLP level from an option; a bad one is a usage error naming ``hint``."""
+    try:
+        return TLP.parse(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=hint) from None

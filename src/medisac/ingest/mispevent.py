@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Generator
 from datetime import datetime
 from typing import Any
 
 from medisac.ingest.times import parse_date
+from medisac.ingest.vocab import cve_ids_in
 from medisac.model import TLP, ParseItem, ParseWarning
 from medisac.model.time import format_rfc3339, parse_epoch, parse_rfc3339
 
 _SIGHTING = "0"
 _FALSE_POSITIVE = "1"
-
-
-_CVE = re.compile(r"CVE-\d{4}-\d{4,}", re.IGNORECASE)
 
 
 def event_cves(event: dict[str, Any]) -> list[str]:
@@ -28,9 +25,7 @@ def event_cves(event: dict[str, Any]) -> list[str]:
     found: set[str] = set()
     for attribute in attributes:
         if isinstance(attribute, dict) and attribute.get("type") == "vulnerability":
-            found.update(
-                cve.upper() for cve in _CVE.findall(str(attribute.get("value", "")))
-            )
+            found.update(cve_ids_in(str(attribute.get("value", ""))))
     return sorted(found)
 
 

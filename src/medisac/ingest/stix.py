@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections import defaultdict
 from collections.abc import Generator, Iterator
 from datetime import datetime
@@ -60,6 +59,7 @@ from medisac.ingest.stixobjects import (
     recipient_refs,
 )
 from medisac.ingest.stixpattern import PatternError, PatternValues, values_in_pattern
+from medisac.ingest.vocab import cve_ids_in
 from medisac.model import TLP, Observation, ParseItem, ParseWarning, Rejection, Skipped
 from medisac.model.time import parse_rfc3339
 from medisac.model.tlp import MARKING_ID_TO_TLP
@@ -478,21 +478,18 @@ def _looks_like_tlp(marking: dict[str, Any] | None) -> bool:
     )
 
 
-_CVE = re.compile(r"CVE-\d{4}-\d{4,}", re.IGNORECASE)
-
-
 def cve_ids(item: dict[str, Any]) -> list[str]:
     """Return the CVE ids a STIX object names in its name or external references."""
     found = []
     name = item.get("name")
     if item.get("type") == "vulnerability" and isinstance(name, str):
-        found.extend(_CVE.findall(name))
+        found.extend(cve_ids_in(name))
     for reference in item.get("external_references") or []:
         if not isinstance(reference, dict):
             continue
         if str(reference.get("source_name", "")).lower() == "cve":
-            found.extend(_CVE.findall(str(reference.get("external_id", ""))))
-    return sorted({cve.upper() for cve in found})
+            found.extend(cve_ids_in(str(reference.get("external_id", ""))))
+    return sorted(set(found))
 
 
 def _time(item: dict[str, Any], name: str) -> datetime | None:

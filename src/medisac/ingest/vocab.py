@@ -171,3 +171,11 @@ def host_declared(value: str) -> str | None:
     except NormalizationError:
         return "domain"
     return None if detected in _ADDRESS_TYPES else "domain"
+
+
+_CVE = re.compile(r"CVE-\d{4}-\d{4,}", re.IGNORECASE)
+
+
+def cve_ids_in(text: str) -> list[str]:
+    """Return the CVE ids written in ``text``, upper case, in order."""
+    return [cve.upper() for cve in _CVE.findall(text)]

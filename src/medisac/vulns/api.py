@@ -14,7 +14,6 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 import orjson
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from sqlalchemy.engine import Connection, Engine
 
@@ -24,7 +23,6 @@ from medisac.members.orgs import Org, OrgNotFound, get_org
 from medisac.model.time import now_us
 from medisac.store.engine import begin_write
 from medisac.store.keys import KeyRow
-from medisac.store.tables import api_keys
 from medisac.taxii.auth import READ_SCOPE
 from medisac.vulns.inventory import (
     InventoryError,
@@ -60,9 +58,7 @@ def _key_dependency(gate: Gate) -> Callable[[Request], KeyRow]:
 
 def _org_for(conn: Connection, key: KeyRow, org: str | None) -> Org:
     """Return the organisation a request acts for; raise HTTPException otherwise."""
-    owner = conn.execute(
-        sa.select(api_keys.c.org_id).where(api_keys.c.id == key.id)
-    ).scalar_one_or_none()
+    owner = key.org_id
     try:
         if owner is None:
             if org is None:
