@@ -207,7 +207,7 @@ def create_api_app(engine: Engine, gate: Gate | None = None) -> FastAPI:
             orjson.dumps(payload)
         except TypeError:
             raise _bad(
-                "the body holds text that is not valid Unicode (a lone UTF-16 "
+                "invalid text in the body: it is not valid Unicode (a lone UTF-16 "
                 "surrogate); send UTF-8 text"
             ) from None
         stored = submit(engine, org, key.id, payload, Kind.API)

@@ -27,7 +27,7 @@ class Community(BaseModel):
 
 
 class Indicator(BaseModel):
-    """One indicator as a member sees it."""
+    """One indicator as a member receives it."""
 
     id: str = Field(description="The STIX id it is published under.")
     type: str
@@ -90,7 +90,7 @@ class SubmissionBody(BaseModel):
 
 
 class SubmissionStatus(BaseModel):
-    """Where a submission stands."""
+    """The review state of a submission."""
 
     id: str
     status: str
@@ -114,7 +114,7 @@ class ReportBody(BaseModel):
 
 
 class ReportResult(BaseModel):
-    """What a report did."""
+    """The effect of a report."""
 
     indicator: str
     withdrawn: bool

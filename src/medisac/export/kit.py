@@ -3,7 +3,7 @@
 A small clinic's firewall can block a list of addresses and its DNS server
 can load a zone, but its staff have no time to pick formats and filters.
 :func:`write_kit` writes the highest-confidence addresses and domains in the
-forms those devices read, with a plain-language README that says what each
+forms those devices read, with a plain-language README that explains what each
 file is, where it goes and how often to fetch it again.
 """
 

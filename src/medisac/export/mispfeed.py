@@ -3,7 +3,7 @@
 MISP fetches ``manifest.json`` from a feed's URL, then every event file whose
 ``timestamp`` in the manifest is newer than its copy. The layout follows
 PyMISP 2.5's ``feed_meta_generator``. An event file is ``{"Event": {...}}``
-named by the event uuid, and each line of ``hashes.csv`` holds the MD5 of an
+named by the event uuid, and each line of ``hashes.csv`` contains the MD5 of an
 attribute value and the event uuid.
 
 Choices a consumer needs to know:

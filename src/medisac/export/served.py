@@ -166,7 +166,7 @@ def create_feeds_app(engine: Engine, gate: Gate | None = None) -> FastAPI:
             raise TaxiiError(
                 404, "Not Found", f"{fmt} has no file {name!r}; it has {listed}"
             )
-        # The directory's tag covers every file in it; the name tells them apart.
+        # The directory's tag covers every file in it, and the name separates them.
         tag = _etag_of([directory_tag, name])
         if tag in _listed_tags(request.headers.get("if-none-match")):
             return Response(status_code=304, headers={"ETag": tag})
@@ -324,7 +324,7 @@ def _etag(engine: Engine, fmt: str, edl_list: str, selection: ExportFilter) -> s
             .limit(1)
         ).scalar()
         # A record that becomes hidden publishes a version the reader cannot
-        # see, so the count of visible active records tells that it left.
+        # see, so the count of visible active records shows that it left.
         visible = conn.execute(
             sa.select(sa.func.count()).where(
                 ic.state == State.ACTIVE.value, audience.condition(ic.tlp, ic.id)

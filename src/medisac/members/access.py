@@ -1,4 +1,4 @@
-"""Who may read what: the one TLP rule that every read path applies.
+"""The TLP rule that every read path applies to decide what a reader receives.
 
 A reader's :class:`Audience` becomes a SQL condition on a table's TLP and
 indicator id columns. TAXII pages, counts and ``next`` tokens, the JSON
@@ -24,7 +24,8 @@ from medisac.store.tables import indicators, red_recipients
 
 _CURRENT = indicators.alias("current_indicator")
 
-# The most restrictive level a clearance alone can reach: RED needs a name.
+# The most restrictive level a clearance alone can reach, because RED also
+# needs the reader named on the record.
 MAX_CLEARANCE = TLP.AMBER_STRICT
 
 

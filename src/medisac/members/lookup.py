@@ -17,7 +17,7 @@ from medisac.store.tables import indicators, sightings
 
 @dataclass(frozen=True, slots=True)
 class CommunityCounts:
-    """What members reported about one indicator, without who reported it."""
+    """Members' reports on one indicator, counted without naming the reporters."""
 
     sightings: int = 0
     sighting_organisations: int = 0

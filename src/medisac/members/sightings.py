@@ -1,6 +1,6 @@
 """Sightings and false-positive reports of indicators.
 
-A report names its organisation so that repeated reports can be told apart
+A report names its organisation so that repeated reports can be separated
 from independent ones, but readers only ever see aggregated counts.
 """
 
@@ -17,14 +17,14 @@ from medisac.store.tables import sightings
 
 
 class ReportKind(StrEnum):
-    """What a member reports about an indicator."""
+    """The kind of report a member makes about an indicator."""
 
     SIGHTING = "sighting"
     FALSE_POSITIVE = "false-positive"
 
 
 class ReportStatus(StrEnum):
-    """Where a report stands in review."""
+    """The review state of a report."""
 
     PENDING = "pending"
     ACCEPTED = "accepted"

@@ -82,8 +82,8 @@ class Submission:
 def source_name(org_id: str) -> str:
     """Return the pseudonymous source name of an organisation's submissions.
 
-    NOTE: the pseudonym is a hash of the organisation id, so someone who
-    knows an id can confirm a guess; ids are sent only to their own members.
+    NOTE: the pseudonym is a hash of the organisation id, so anyone with
+    an id can confirm a guess; ids are sent only to their own members.
     """
     digest = hashlib.blake2b(org_id.encode(), digest_size=5, person=b"medisac-src")
     return f"member-{digest.hexdigest()}"

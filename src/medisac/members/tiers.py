@@ -16,7 +16,7 @@ ROUTE_GROUPS = ("taxii", "feeds", "api", "submit")
 
 @dataclass(frozen=True, slots=True)
 class Tier:
-    """What the keys of one subscription tier may use, and how often.
+    """The route groups, collections and exports of one tier, and its rate.
 
     ``collections`` and ``export_formats`` of None allow every one.
     """

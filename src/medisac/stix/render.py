@@ -134,8 +134,8 @@ def _claim_order(claim: SourceClaim) -> tuple[str, str]:
 def _external_reference(claim: SourceClaim) -> dict[str, Any]:
     # STIX needs external_id, description or url beside source_name. The
     # description also records what this source claimed.
-    # TODO: an analyst who lowers a record's TLP also shows its sources that
-    # reported it at a higher level; leave those out for readers below it.
+    # TODO: a record an analyst lowered still names its sources that reported
+    # it at a higher level. Leave those out for readers below that level.
     reference: dict[str, Any] = {
         "source_name": claim.source,
         "description": _claim_description(claim.confidence, claim.tlp),

@@ -261,7 +261,7 @@ organisations = Table(
     Column("modified", BigInteger, nullable=False),
 )
 
-# Organisations named on a TLP:RED indicator; nobody else reads it.
+# Organisations named on a TLP:RED indicator, the only members that read it.
 red_recipients = Table(
     "red_recipients",
     metadata,

@@ -38,7 +38,7 @@ class CollectionSpec:
     description: str
     stix_types: frozenset[str] | None
     healthcare_only: bool = False
-    # Members add objects to a writable collection; nobody reads it back.
+    # Members add objects to a writable collection, which no key reads back.
     writable: bool = False
 
     def condition(self) -> sa.ColumnElement[bool]:
