@@ -15,7 +15,6 @@ data) are found over the whole block, counted and skipped.
 from __future__ import annotations
 
 import logging
-import re
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -41,7 +40,6 @@ MALFORMED_EXAMPLES = 20
 
 # Field pairs that together give a URL: Zeek http.log and Suricata EVE http.
 _URL_PARTS = (("host", "uri"), ("http.hostname", "http.url"))
-_HEADER_LINE = re.compile(rb"^#.*$", re.M)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,30 +129,32 @@ class Hunter:
 
     def _block(self, source: str, reader: LogFormat, block: Block) -> Iterator[Hit]:
         data = block.data
-        self.stats.lines += data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+        if not data.endswith(b"\n"):
+            self.stats.lines += 1
         for start, end, first in _segments(reader, data, block.first_line):
+            if start == end:
+                # The end of a header line, which no segment holds.
+                self.stats.lines += 1
+                continue
             yield from self._segment(source, reader, data[start:end], first)
 
     def _segment(
         self, source: str, reader: LogFormat, data: bytes, first_line: int
     ) -> Iterator[Hit]:
-        if not data:
-            return
-        bad = reader.malformed(data)
+        lines, shape = self.sieve.candidate_lines(data)
+        self.stats.lines += shape.newlines
+        bad = reader.malformed(data, shape)
         for start, reason in sorted(bad.items()):
             number = first_line + data.count(b"\n", 0, start)
             self._count_malformed(source, number, reason)
-        lines = self.sieve.candidate_lines(data)
-        number, counted_to = first_line, 0
         for start in sorted(lines):
-            number += data.count(b"\n", counted_to, start)
-            counted_to = start
             if start in bad:
                 continue
+            index, needles = lines[start]
             end = data.find(b"\n", start)
             raw = data[start : len(data) if end < 0 else end]
             line = raw.decode("utf-8", "surrogateescape").rstrip("\r")
-            yield from self._line(source, reader, line, number, lines[start])
+            yield from self._line(source, reader, line, first_line + index, needles)
 
     def _line(
         self,
@@ -234,11 +234,13 @@ def _segments(
 
     Each segment is (start offset, end offset, number of its first line). A
     header is read only after the segment before it has been consumed, so
-    each segment is matched under the header that precedes it. Zeek files
-    may carry a new header anywhere; a CSV file has one, on its first line.
+    each segment is matched under the header that precedes it. After each
+    header line that ends in a line break, an empty segment at that break
+    lets the caller count the line. Zeek files may carry a new header
+    anywhere; a CSV file has one, on its first line.
     """
     if reader.name == "zeek":
-        headers = [(m.start(), m.end()) for m in _HEADER_LINE.finditer(data)]
+        headers = _comment_lines(data)
     elif reader.name == "csv" and first_line == 1:
         end = data.find(b"\n")
         headers = [(0, len(data) if end < 0 else end)]
@@ -251,9 +253,31 @@ def _segments(
         line += data.count(b"\n", start, header_start)
         header = data[header_start:header_end].decode("utf-8", "replace")
         reader.header(header.rstrip("\r"))
+        if header_end < len(data):
+            yield header_end, header_end, line
         start, line = header_end + 1, line + 1
     if start < len(data):
         yield start, len(data), line
+
+
+def _comment_lines(data: bytes) -> list[tuple[int, int]]:
+    """Return (start, end) of each line that starts with "#", without its break."""
+    found: list[tuple[int, int]] = []
+    if data.startswith(b"#"):
+        start = 0
+    else:
+        start = data.find(b"\n#") + 1
+        if start == 0:
+            return found
+    while True:
+        end = data.find(b"\n", start)
+        if end < 0:
+            found.append((start, len(data)))
+            return found
+        found.append((start, end))
+        start = data.find(b"\n#", end) + 1
+        if start == 0:
+            return found
 
 
 def _field_candidates(
@@ -262,12 +286,7 @@ def _field_candidates(
     """Yield the candidates of the fields that hold a needle (all if None)."""
     fields = record.fields
     if needles is not None:
-        # Needles are lower case; a field needs lowering only for a needle
-        # with letters, and addresses, the most common needles, have none.
-        if not any(needle.islower() for needle in needles):
-            fields = [(n, v) for n, v in fields if _holds_any(v, needles)]
-        else:
-            fields = [(n, v) for n, v in fields if _holds_any(v.lower(), needles)]
+        fields = _fields_holding(fields, needles)
     values = dict(record.fields)
     for host_field, uri_field in _URL_PARTS:
         host, uri = values.get(host_field), values.get(uri_field)
@@ -278,6 +297,24 @@ def _field_candidates(
     for name, value in fields:
         for candidate in tokens.candidates(value):
             yield name, candidate
+
+
+def _fields_holding(
+    fields: list[tuple[str, str]], needles: frozenset[str]
+) -> list[tuple[str, str]]:
+    """Return the fields whose value contains one of the lower-case needles."""
+    # A field needs lowering only for a needle with letters; addresses, the
+    # most common needles, have none. One needle, the usual case, skips the
+    # inner loop.
+    lower = any(needle.islower() for needle in needles)
+    if len(needles) == 1:
+        (needle,) = needles
+        if lower:
+            return [(n, v) for n, v in fields if needle in v.lower()]
+        return [(n, v) for n, v in fields if needle in v]
+    if lower:
+        return [(n, v) for n, v in fields if _holds_any(v.lower(), needles)]
+    return [(n, v) for n, v in fields if _holds_any(v, needles)]
 
 
 def _holds_any(value: str, needles: frozenset[str]) -> bool:

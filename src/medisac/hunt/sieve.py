@@ -1,13 +1,13 @@
 """The first, fast step of a hunt: which lines of a block may hold an indicator.
 
-In a block of log bytes, letters are lower-cased, every byte that cannot be
-part of an address, a host name or a hash becomes a space, and the block is
-split into words. Those steps run in C over the whole block. Each distinct word is
-then looked up once, and a word that matches nothing is remembered, so that
-it costs a set difference, not a lookup, when it appears again. A word that
-matches, or that is the host of a listed URL, is a needle: the lines that
-contain a needle are read by their format in the second step, which decides
-the hits. This step may pass lines that hold no hit, never the reverse.
+In a block of log bytes, letters are lower-cased and the block is split into
+words: runs of the bytes that can be part of an address, a host name or a
+hash. A :class:`~medisac.hunt.wordtable.WordTable` remembers every word
+already classified, so only a word never seen before is looked up in the
+index. A word that matches, or that is the host of a listed URL, is a
+needle: the lines that contain a needle are read by their format in the
+second step, which decides the hits. This step may pass lines that hold no
+hit, never the reverse.
 
 Lines with defanged values (``hxxp``, ``[.]``) are refanged and checked on
 their own, because the brackets would split their words.
@@ -15,22 +15,12 @@ their own, because the brackets would split their words.
 
 from __future__ import annotations
 
+import secrets
+
 from medisac.hunt import tokens
 from medisac.hunt.index import Index
+from medisac.hunt.wordtable import MISS, BlockShape, WordTable
 
-# Bytes that can be part of a word: letters, digits, ".", "-", "_" and ":".
-# Non-ASCII bytes end a word, so internationalised names are found only in
-# their punycode form.
-_WORD_BYTES = b"abcdefghijklmnopqrstuvwxyz0123456789.-_:\n"
-_WORD_BYTES_ANY_CASE = _WORD_BYTES + b"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-# Upper-case letters become lower case, line breaks stay, and every other
-# byte that cannot be part of a word becomes a space. Offsets do not move.
-_TABLE = bytes(
-    (byte + 32 if 0x41 <= byte <= 0x5A else byte)
-    if byte in _WORD_BYTES_ANY_CASE
-    else 0x20
-    for byte in range(256)
-)
 _DEFANG_MARKERS = (
     *(b"hxxp", b"[.]", b"(.)", b"{.}", b"[dot]", b"(dot)", b"{dot}"),
     *(b"[:]", b"[/]", b"[@]", b"[at]", b"(at)"),
@@ -48,43 +38,53 @@ class Sieve:
 
     def __init__(self, index: Index) -> None:
         self.index = index
-        self._misses: set[bytes] = set()
+        self._table = WordTable(
+            seed=secrets.randbits(64), hash_lengths=tokens.HASH_LENGTHS
+        )
+        for word in _DEFANG_WORDS:
+            self._table.mark_defang(word)
+        self._needles: list[str] = []
 
-    def candidate_lines(self, data: bytes) -> dict[int, frozenset[str] | None]:
-        """Map the start of each line that may contain a hit to its needles.
+    def candidate_lines(
+        self, data: bytes
+    ) -> tuple[dict[int, tuple[int, frozenset[str] | None]], BlockShape]:
+        """Map the start of each line that may contain a hit to its index and needles.
 
-        A line mapped to None contains a defanged value, and all its fields
-        must be read.
+        The index counts lines from 0 at the start of ``data``. A line whose
+        needles are None contains a defanged value, and all its fields must
+        be read. The block's shape, measured in the same pass, comes second.
         """
-        words_text = data.translate(_TABLE)
-        words = set(words_text.split())
-        defanged = not _DEFANG_WORDS.isdisjoint(words)
-        words -= self._misses
-        needles = [word for word in words if self._matches(word)]
-        words.difference_update(needles)
-        if len(self._misses) + len(words) > MAX_REMEMBERED:
-            self._misses.clear()
-        self._misses |= words
-        lines: dict[int, frozenset[str] | None] = {}
-        found: dict[int, set[str]] = {}
-        for needle in needles:
-            text = needle.decode("ascii")
-            position = words_text.find(needle)
-            while position >= 0:
-                start = words_text.rfind(b"\n", 0, position) + 1
-                found.setdefault(start, set()).add(text)
-                end = words_text.find(b"\n", position)
-                if end < 0:
-                    break
-                position = words_text.find(needle, end)
-        for start, texts in found.items():
-            lines[start] = frozenset(texts)
+        table = self._table
+        new_words, hits, defanged, shape = table.scan(data)
+        if new_words:
+            values = [self._classify(word) for word in new_words]
+            table.resolve(new_words, values)
+            if values.count(MISS) != len(values):
+                # The first scan stored the new needles as pending; the
+                # second reports their lines.
+                _, hits, defanged, _ = table.scan(data)
+            if len(table) > MAX_REMEMBERED:
+                table.clear_misses()
+        found: dict[int, tuple[int, set[str]]] = {}
+        for start, line, needle in hits:
+            found.setdefault(start, (line, set()))[1].add(self._needles[needle])
+        lines: dict[int, tuple[int, frozenset[str] | None]] = {
+            start: (line, frozenset(texts)) for start, (line, texts) in found.items()
+        }
         if defanged:
             lowered = data.lower()
             if any(marker in lowered for marker in _DEFANG_MARKERS):
                 for start in self._defanged_lines(data, lowered):
-                    lines[start] = None
-        return lines
+                    line = data.count(b"\n", 0, start)
+                    lines[start] = (line, None)
+        return lines, shape
+
+    def _classify(self, word: bytes) -> int:
+        """Return a new needle id for a word that matches, else :data:`MISS`."""
+        if not self._matches(word):
+            return MISS
+        self._needles.append(word.decode("ascii"))
+        return len(self._needles) - 1
 
     def _matches(self, word: bytes) -> bool:
         text = word.decode("ascii").rstrip(".")
