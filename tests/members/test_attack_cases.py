@@ -187,3 +187,31 @@ def test_huge_version_rejected() -> None:
     with pytest.raises(VersionError):
         parse_version("1." + "9" * 40)
     assert parse_version("10.2.3").text == "10.2.3"
+
+
+def test_lowered_record_hides_higher_sources(
+    store: Store, client: TestClient, tmp_path: Path
+) -> None:
+    ingest_text(
+        store.engine, tmp_path, "198.51.100.20\n", source="feed-green", tlp=TLP.GREEN
+    )
+    ingest_text(
+        store.engine,
+        tmp_path,
+        "198.51.100.20\n",
+        source="partner-amber",
+        tlp=TLP.AMBER,
+        name="amber.txt",
+    )
+    result = invoke("mark", "198.51.100.20", "--tlp", "green", db=store.url)
+    assert result.returncode == 0, result.stderr
+    member = add_member(store, "Green Clinic", clearance=TLP.GREEN)
+    stix_id = stix_id_for("ipv4", "198.51.100.20")
+    api = client.get(f"/api/v1/indicators/{stix_id}", headers=bearer(member.reader))
+    assert api.status_code == 200
+    assert api.json()["sources"] == ["feed-green"]
+    headers = {**bearer(member.reader), "Accept": TAXII_MEDIA_TYPE}
+    taxii = client.get(f"{OBJECTS}{stix_id}/", headers=headers)
+    assert taxii.status_code == 200
+    references = taxii.json()["objects"][0]["external_references"]
+    assert [ref["source_name"] for ref in references] == ["feed-green"]

@@ -108,6 +108,20 @@ def test_variants_validate(changes: dict[str, Any]) -> None:
     assert set(validate(body)) <= EXPECTED_WARNING_CODES
 
 
+def test_sources_above_level_left_out() -> None:
+    lowered = view(
+        sources=(
+            SourceClaim("feed-green", 60, TLP.GREEN, T0, T0, None),
+            SourceClaim("partner-amber", 90, TLP.AMBER, T0, T0, None),
+        ),
+        tlp=TLP.GREEN,
+    )
+    names = [
+        ref["source_name"] for ref in render_indicator(lowered)["external_references"]
+    ]
+    assert names == ["feed-green"]
+
+
 def test_indicator_body_fields() -> None:
     source_a = SourceClaim("feed-a", 40, TLP.CLEAR, T0, T0, "misp-uuid-1")
     source_b = SourceClaim("feed-b", 80, TLP.AMBER, T0, T0, None)

@@ -38,6 +38,7 @@ from medisac.model import TLP, IndicatorType, State
 from medisac.model.time import format_rfc3339, parse_rfc3339, to_us
 from medisac.store.keys import KeyRow
 from medisac.store.tables import indicators
+from medisac.store.views import shown_source_names
 from medisac.vulns.api import create_vulns_router
 
 log = logging.getLogger(__name__)
@@ -310,7 +311,6 @@ def _status(stored: Any) -> models.SubmissionStatus:
 
 def _indicator(conn: Connection, row: Any) -> models.Indicator:
     counts = community_counts(conn, row.id)
-    sources = orjson.loads(row.sources)
     return models.Indicator(
         id=row.stix_id,
         type=row.type,
@@ -325,7 +325,7 @@ def _indicator(conn: Connection, row: Any) -> models.Indicator:
         else format_rfc3339(row.valid_until),
         tags=orjson.loads(row.tags),
         healthcare=bool(row.healthcare),
-        sources=[claim[0] for claim in sources],
+        sources=shown_source_names(row.sources, row.tlp),
         community=models.Community(
             sightings=counts.sightings,
             sighting_organisations=counts.sighting_organisations,

@@ -94,12 +94,14 @@ def render_indicator(view: IndicatorView) -> dict[str, Any]:
         body["labels"] = sorted(set(view.tags))
     if view.state in _REVOKED:
         body["revoked"] = True
-    if len(view.sources) == 1:
-        body["external_references"] = [_external_reference(view.sources[0])]
-    elif view.sources:
+    # A source that reported above the object's level (an analyst lowered
+    # it) is itself information at that higher level, so it is left out.
+    sources = [claim for claim in view.sources if claim.tlp <= view.tlp]
+    if len(sources) == 1:
+        body["external_references"] = [_external_reference(sources[0])]
+    elif sources:
         body["external_references"] = [
-            _external_reference(claim)
-            for claim in sorted(view.sources, key=_claim_order)
+            _external_reference(claim) for claim in sorted(sources, key=_claim_order)
         ]
     cves = view.context.get("cves") if view.context else None
     if isinstance(cves, list) and cves:
@@ -134,8 +136,6 @@ def _claim_order(claim: SourceClaim) -> tuple[str, str]:
 def _external_reference(claim: SourceClaim) -> dict[str, Any]:
     # STIX needs external_id, description or url beside source_name. The
     # description also records what this source claimed.
-    # TODO: a record an analyst lowered still names its sources that reported
-    # it at a higher level. Leave those out for readers below that level.
     reference: dict[str, Any] = {
         "source_name": claim.source,
         "description": _claim_description(claim.confidence, claim.tlp),

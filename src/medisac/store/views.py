@@ -129,6 +129,18 @@ def view_digest(view: IndicatorView) -> str:
     return finish_digest(state_hash(view), view.type, view.value)
 
 
+def shown_source_names(sources_column: str, tlp: int) -> list[str]:
+    """Return the source names that a record at ``tlp`` shows.
+
+    ``sources_column`` is the record's ``indicators.sources`` column.
+
+    A source that reported above the record's level (an analyst lowered it)
+    is itself information at that higher level, so it is left out, as in
+    the rendered STIX object.
+    """
+    return [claim[0] for claim in orjson.loads(sources_column) if claim[2] <= tlp]
+
+
 def sources_json(claims: tuple[SourceClaim, ...]) -> str:
     """Write a view's source claims as the ``indicators.sources`` column."""
     return orjson.dumps(
