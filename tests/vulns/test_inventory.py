@@ -101,6 +101,19 @@ def test_json_that_is_no_sbom() -> None:
         read_inventory("x.json", b'{"items": []}')
 
 
+def test_nameless_component_named_by_path() -> None:
+    bom = (
+        b'{"bomFormat": "CycloneDX", "specVersion": "1.5", "components": ['
+        b'{"type": "application", "name": "pacs", "version": "1",'
+        b' "components": [{"type": "library", "version": "2"}]}]}'
+    )
+    with pytest.raises(InventoryError) as raised:
+        read_inventory("sbom.json", bom)
+    message = str(raised.value)
+    assert "components[0].components[0] has no 'name'" in message
+    assert "__init__" not in message
+
+
 @pytest.mark.parametrize(
     ("left", "right"),
     [

@@ -222,6 +222,7 @@ def _read_cyclonedx_json(name: str, text: str) -> InventoryRead:
         raise InventoryError(
             f"{name}: a JSON inventory must be a CycloneDX SBOM (bomFormat 'CycloneDX')"
         )
+    _check_component_names(name, data)
     # Imported here: the library takes longer to load than the rest of the
     # command line, and only SBOM imports need it.
     from cyclonedx.model.bom import Bom
@@ -231,6 +232,35 @@ def _read_cyclonedx_json(name: str, text: str) -> InventoryRead:
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise InventoryError(f"{name}: invalid CycloneDX SBOM: {exc}") from exc
     return _components(bom)
+
+
+def _check_component_names(name: str, data: dict[str, Any]) -> None:
+    """Raise :class:`InventoryError` naming the first component without a name.
+
+    CycloneDX requires ``name`` on every component, and the library's own
+    error for a missing one names a Python constructor, not the component.
+    """
+    metadata = data.get("metadata")
+    pending: list[tuple[str, Any]] = []
+    if isinstance(metadata, dict) and "component" in metadata:
+        pending.append(("metadata.component", metadata["component"]))
+    components = data.get("components")
+    if isinstance(components, list):
+        pending.extend((f"components[{i}]", c) for i, c in enumerate(components))
+    while pending:
+        path, component = pending.pop(0)
+        if not isinstance(component, dict):
+            raise InventoryError(f"{name}: {path} must be a JSON object")
+        if not isinstance(component.get("name"), str) or not component["name"]:
+            raise InventoryError(
+                f"{name}: {path} has no 'name'; CycloneDX requires one on every"
+                " component, so add the product name"
+            )
+        children = component.get("components")
+        if isinstance(children, list):
+            pending.extend(
+                (f"{path}.components[{i}]", child) for i, child in enumerate(children)
+            )
 
 
 def _read_cyclonedx_xml(name: str, text: str) -> InventoryRead:
