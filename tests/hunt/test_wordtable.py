@@ -66,9 +66,6 @@ def _tables() -> tuple[CompiledWordTable, PyWordTable]:
         pytest.fail("the compiled word table was not built; install with a C compiler")
     compiled = CompiledWordTable(seed=12345, hash_lengths=HASH_LENGTHS)
     python = PyWordTable(hash_lengths=HASH_LENGTHS)
-    for table in (compiled, python):
-        for word in (b".", b"dot", b"hxxp", b"hxxps", b"hxxp:", b"hxxps:"):
-            table.mark_defang(word)
     return compiled, python
 
 
@@ -81,7 +78,8 @@ EDGE_WORDS = (
     b"1.2.3.4 1.2.3.4. 1.2.3.4.. .1.2.3 1.2.3 1.2.3.4.5 1331901000.000000 "
     b"12:30:45 ::1 1::2 1:2:3:4:5:6 1:2:3:4:5:6:7:8 12345678901234567890123456789012 "
     b"d41d8cd98f00b204e9800998ecf8427e D41D8CD98F00B204E9800998ECF8427E "
-    b"d41d8cd98f00b204e9800998ecf8427 CjK3x5ab dot hxxp HXXPS: [.] 1a.2 .: 12345 123456\n"
+    b"d41d8cd98f00b204e9800998ecf8427 CjK3x5ab dot hxxp HXXPS: [.] 1a.2 .: "
+    b"12345 123456\n"
 )
 
 
@@ -91,17 +89,16 @@ EDGE_WORDS = (
 def test_tables_agree(first: bytes, second: bytes) -> None:
     compiled, python = _tables()
     for data in (first, second, first + second):
-        c_new, _, c_defanged, c_shape = compiled.scan(data)
-        p_new, _, p_defanged, p_shape = python.scan(data)
+        c_new, _, c_shape = compiled.scan(data)
+        p_new, _, p_shape = python.scan(data)
         assert sorted(c_new) == sorted(p_new)
-        assert c_defanged == p_defanged
         assert c_shape == p_shape
         words = sorted(c_new)
         values = _classify(words)
         compiled.resolve(words, values)
         python.resolve(words, values)
-        _, c_hits, _, _ = compiled.scan(data)
-        _, p_hits, _, _ = python.scan(data)
+        _, c_hits, _ = compiled.scan(data)
+        _, p_hits, _ = python.scan(data)
         assert sorted(set(c_hits)) == p_hits
 
 
@@ -109,7 +106,7 @@ def test_tables_agree(first: bytes, second: bytes) -> None:
 @given(blocks())
 def test_shape_matches_counts(data: bytes) -> None:
     compiled, _ = _tables()
-    assert compiled.scan(data)[3] == BlockShape.measure(data)
+    assert compiled.scan(data)[2] == BlockShape.measure(data)
 
 
 def test_edge_words_kept_or_skipped() -> None:
@@ -134,11 +131,11 @@ def test_hits_name_line_and_index() -> None:
     compiled, python = _tables()
     data = b"a b\nx EVIL.example y\nnothing\nevil.example\n"
     for table in (compiled, python):
-        new, _, _, _ = table.scan(data)
+        new, _, _ = table.scan(data)
         table.resolve(
             sorted(new), [7 if w == b"evil.example" else MISS for w in sorted(new)]
         )
-        _, hits, _, _ = table.scan(data)
+        _, hits, _ = table.scan(data)
         assert sorted(set(hits)) == [(4, 1, 7), (29, 3, 7)]
 
 
@@ -152,15 +149,14 @@ def test_new_words_reported_once() -> None:
 
 def test_clear_misses_keeps_needles() -> None:
     compiled, python = _tables()
-    data = b"bad.example good.example dot\n"
+    data = b"bad.example good.example\n"
     for table in (compiled, python):
         table.scan(data)
         table.resolve([b"bad.example", b"good.example"], [0, MISS])
         table.clear_misses()
-        new, hits, defanged, _ = table.scan(data)
+        new, hits, _ = table.scan(data)
         assert new == [b"good.example"]
         assert hits == [(0, 0, 0)]
-        assert defanged
 
 
 def test_resolve_rejects_bad_values() -> None:
@@ -176,7 +172,7 @@ def test_long_words_found() -> None:
     compiled, python = _tables()
     word = b"a" * 300 + b".example"
     for table in (compiled, python):
-        new, _, _, _ = table.scan(b"x " + word.upper() + b" y\n")
+        new, _, _ = table.scan(b"x " + word.upper() + b" y\n")
         assert word in new
         table.resolve([word], [3])
         assert table.scan(b"\n" + word + b"\n")[1] == [(1, 1, 3)]

@@ -9,7 +9,6 @@
  *
  *   >= 0      a needle: the id the caller gave it
  *   MISS      a word that matches nothing
- *   DEFANG    a word that defang markers leave ("[.]" leaves ".")
  *   PENDING   a word first seen in this scan, not yet classified
  *
  * Most words of a log cannot match, and scan() skips them without a look-up
@@ -17,8 +16,7 @@
  * counters, which are new on almost every line, out of the table.
  *
  * scan() returns the new words (once each, lower case), the (line start,
- * line index, needle id) triples of the block, whether a DEFANG word
- * occurred, and the block's shape: the counts and flags that the
+ * line index, needle id) triples of the block, and the block's shape: the counts and flags that the
  * malformed-line checks of medisac.hunt.formats need, taken in the same pass. The caller classifies the new words with
  * resolve() and scans the block again if any of them is a needle.
  */
@@ -29,7 +27,6 @@
 #include <string.h>
 
 #define VALUE_MISS (-1)
-#define VALUE_DEFANG (-2)
 #define VALUE_PENDING (-3)
 
 #define SHORT_WORD 5
@@ -342,7 +339,6 @@ WordTable_scan(WordTable *self, PyObject *arg)
     Py_ssize_t size = view.len;
     PyObject *new_words = PyList_New(0);
     PyObject *hits = PyList_New(0);
-    int defanged = 0;
     if (new_words == NULL || hits == NULL) {
         goto error;
     }
@@ -452,14 +448,11 @@ WordTable_scan(WordTable *self, PyObject *arg)
             }
             Py_DECREF(pair);
         }
-        else if (value == VALUE_DEFANG) {
-            defanged = 1;
-        }
     }
     PyMem_Free(long_word);
     PyBuffer_Release(&view);
-    return Py_BuildValue("(NNO(nnnni))", new_words, hits,
-                         defanged ? Py_True : Py_False, line_index, tabs,
+    return Py_BuildValue("(NN(nnnni))", new_words, hits,
+                         line_index, tabs,
                          brace_starts, brace_ends, (int)shape);
 
 error:
@@ -503,16 +496,7 @@ WordTable_resolve(WordTable *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
-static PyObject *
-WordTable_mark_defang(WordTable *self, PyObject *word)
-{
-    if (set_value(self, word, VALUE_DEFANG) < 0) {
-        return NULL;
-    }
-    Py_RETURN_NONE;
-}
-
-/* Forget every word but needles and defang words. */
+/* Forget every word but needles. */
 static PyObject *
 WordTable_clear_misses(WordTable *self, PyObject *Py_UNUSED(ignored))
 {
@@ -526,8 +510,7 @@ WordTable_clear_misses(WordTable *self, PyObject *Py_UNUSED(ignored))
     }
     for (Py_ssize_t i = 0; i < old_capacity; i++) {
         Slot *old = &old_slots[i];
-        if (old->hash == 0 || old->value == VALUE_MISS
-            || old->value == VALUE_PENDING) {
+        if (old->hash == 0 || old->value < 0) {
             continue;
         }
         const unsigned char *word =
@@ -560,22 +543,19 @@ WordTable_get_nbytes(WordTable *self, void *Py_UNUSED(closure))
 
 static PyMethodDef WordTable_methods[] = {
     {"scan", (PyCFunction)WordTable_scan, METH_O,
-     "scan(data) -> (new_words, hits, defanged, shape)\n\n"
+     "scan(data) -> (new_words, hits, shape)\n\n"
      "Split a block into words and look up each that can match. new_words\n"
      "lists the words not seen before (lower case, once each), which are\n"
      "stored as pending; hits lists (line start, line index, needle id)\n"
-     "triples; defanged is True when a word marked with mark_defang()\n"
-     "occurs; shape is (line breaks, tabs, line breaks followed by '{',\n"
+     "triples; shape is (line breaks, tabs, line breaks followed by '{',\n"
      "line breaks after '}', flags): 1 control bytes, 2 non-ASCII,\n"
      "4 CR, 8 an empty line."},
     {"resolve", (PyCFunction)WordTable_resolve, METH_VARARGS,
      "resolve(words, values)\n\n"
      "Set the value of each word: -1 for a word that matches nothing, or a\n"
      "needle id >= 0 that scan() will report."},
-    {"mark_defang", (PyCFunction)WordTable_mark_defang, METH_O,
-     "mark_defang(word)\n\nMake scan() report that this word occurs."},
     {"clear_misses", (PyCFunction)WordTable_clear_misses, METH_NOARGS,
-     "clear_misses()\n\nForget every word but needles and defang words."},
+     "clear_misses()\n\nForget every word but needles."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -249,6 +249,9 @@ class ZeekFormat(LogFormat):
         self.empty = "(empty)"
         self.fields: list[str] = []
         self.set_columns: frozenset[int] = frozenset()
+        # Derived from the two above whenever a header line is read.
+        self._is_set: list[bool] = []
+        self._time_column: int | None = None
 
     def header(self, line: str) -> bool:
         if not line.startswith("#"):
@@ -272,6 +275,8 @@ class ZeekFormat(LogFormat):
                 for i, kind in enumerate(value.split(self.separator))
                 if kind.startswith(("set[", "vector["))
             )
+        self._is_set = [i in self.set_columns for i in range(len(self.fields))]
+        self._time_column = self.fields.index("ts") if "ts" in self.fields else None
         return True
 
     def malformed(self, data: bytes, shape: BlockShape | None = None) -> dict[int, str]:
@@ -303,17 +308,20 @@ class ZeekFormat(LogFormat):
             raise MalformedLine(
                 f"{len(values)} columns; the #fields header names {len(self.fields)}"
             )
+        absent = (self.unset, self.empty, "")
         fields: list[tuple[str, str]] = []
-        time = None
-        for index, (name, value) in enumerate(zip(self.fields, values, strict=True)):
-            if value in (self.unset, self.empty, ""):
+        for name, value, is_set in zip(self.fields, values, self._is_set, strict=True):
+            if value in absent:
                 continue
-            if name == "ts":
-                time = logtime.from_epoch(value)
-            if index in self.set_columns:
+            if is_set:
                 fields.extend((name, item) for item in value.split(self.set_separator))
             else:
                 fields.append((name, value))
+        time = None
+        if self._time_column is not None:
+            stamp = values[self._time_column]
+            if stamp not in absent:
+                time = logtime.from_epoch(stamp)
         return Record(time, fields)
 
 

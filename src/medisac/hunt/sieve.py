@@ -26,9 +26,10 @@ _DEFANG_MARKERS = (
     *(b"[:]", b"[/]", b"[@]", b"[at]", b"(at)"),
 )
 # Words that defang markers leave once brackets are spaces: "[.]" leaves
-# ".", "(dot)" leaves "dot" and "hxxp://" leaves "hxxp:". Only a block with
-# one of them is searched for the markers themselves.
-_DEFANG_WORDS = frozenset({b".", b"dot", b"hxxp", b"hxxps", b"hxxp:", b"hxxps:"})
+# ".", "(dot)" leaves "dot", "[at]" leaves "at", "[:]" leaves ":" and
+# "hxxp://" leaves "hxxp:". Only a line with one of them is searched for the
+# markers themselves.
+_DEFANG_WORDS = (b".", b":", b"at", b"dot", b"hxxp", b"hxxps", b"hxxp:", b"hxxps:")
 # Words remembered as matching nothing; the memory is cleared when it is full.
 MAX_REMEMBERED = 2_000_000
 
@@ -41,9 +42,10 @@ class Sieve:
         self._table = WordTable(
             seed=secrets.randbits(64), hash_lengths=tokens.HASH_LENGTHS
         )
-        for word in _DEFANG_WORDS:
-            self._table.mark_defang(word)
-        self._needles: list[str] = []
+        # The defang words are the first needles, so that the scan reports
+        # the lines that contain them.
+        self._needles = [word.decode("ascii") for word in _DEFANG_WORDS]
+        self._table.resolve(list(_DEFANG_WORDS), list(range(len(_DEFANG_WORDS))))
 
     def candidate_lines(
         self, data: bytes
@@ -55,28 +57,29 @@ class Sieve:
         be read. The block's shape, measured in the same pass, comes second.
         """
         table = self._table
-        new_words, hits, defanged, shape = table.scan(data)
+        new_words, hits, shape = table.scan(data)
         if new_words:
             values = [self._classify(word) for word in new_words]
             table.resolve(new_words, values)
             if values.count(MISS) != len(values):
                 # The first scan stored the new needles as pending; the
                 # second reports their lines.
-                _, hits, defanged, _ = table.scan(data)
+                _, hits, _ = table.scan(data)
             if len(table) > MAX_REMEMBERED:
                 table.clear_misses()
         found: dict[int, tuple[int, set[str]]] = {}
+        defanged: dict[int, int] = {}
         for start, line, needle in hits:
-            found.setdefault(start, (line, set()))[1].add(self._needles[needle])
+            if needle < len(_DEFANG_WORDS):
+                defanged[start] = line
+            else:
+                found.setdefault(start, (line, set()))[1].add(self._needles[needle])
         lines: dict[int, tuple[int, frozenset[str] | None]] = {
             start: (line, frozenset(texts)) for start, (line, texts) in found.items()
         }
-        if defanged:
-            lowered = data.lower()
-            if any(marker in lowered for marker in _DEFANG_MARKERS):
-                for start in self._defanged_lines(data, lowered):
-                    line = data.count(b"\n", 0, start)
-                    lines[start] = (line, None)
+        for start, line in defanged.items():
+            if self._has_defanged_value(data, start):
+                lines[start] = (line, None)
         return lines, shape
 
     def _classify(self, word: bytes) -> int:
@@ -119,21 +122,15 @@ class Sieve:
             return bool(index.match_hash(text))
         return False
 
-    def _defanged_lines(self, data: bytes, lowered: bytes) -> list[int]:
-        starts = set()
-        for marker in _DEFANG_MARKERS:
-            position = lowered.find(marker)
-            while position >= 0:
-                starts.add(lowered.rfind(b"\n", 0, position) + 1)
-                position = lowered.find(marker, position + 1)
-        found = []
-        for start in sorted(starts):
-            end = data.find(b"\n", start)
-            line = data[start : len(data) if end < 0 else end]
-            text = line.decode("utf-8", "replace")
-            if any(_lookup(self.index, c) for c in tokens.candidates(text)):
-                found.append(start)
-        return found
+    def _has_defanged_value(self, data: bytes, start: int) -> bool:
+        """Tell whether the line at ``start`` has a defanged value that matches."""
+        end = data.find(b"\n", start)
+        line = data[start : len(data) if end < 0 else end]
+        lowered = line.lower()
+        if not any(marker in lowered for marker in _DEFANG_MARKERS):
+            return False
+        text = line.decode("utf-8", "replace")
+        return any(_lookup(self.index, c) for c in tokens.candidates(text))
 
 
 def _lookup(index: Index, candidate: tokens.Candidate) -> bool:

@@ -21,7 +21,6 @@ MISS = -1
 # are hex of a hash length (see PyWordTable._can_match). Shorter words are
 # kept so that the defang words "dot" and "hxxp" are seen.
 SHORT_WORD = 5
-_DEFANG = -2
 _PENDING = -3
 
 # Bytes that can be part of a word: letters, digits, ".", "-", "_" and ":".
@@ -95,7 +94,7 @@ class PyWordTable:
     :meth:`scan` splits a block into words, stores the words it has not seen
     as pending and returns them (lower case, once each), with the
     ``(line start, line index, needle id)`` triples of the block's needles
-    and whether a word marked with :meth:`mark_defang` occurs.
+    and the block's :class:`BlockShape`.
     :meth:`resolve` classifies pending words. Words that can match nothing
     (see :data:`SHORT_WORD`) are skipped.
     """
@@ -115,21 +114,18 @@ class PyWordTable:
 
     def scan(
         self, data: bytes
-    ) -> tuple[list[bytes], list[tuple[int, int, int]], bool, BlockShape]:
-        """Split a block into words; return new words, needle hits, flag and shape."""
+    ) -> tuple[list[bytes], list[tuple[int, int, int]], BlockShape]:
+        """Split a block into words; return new words, needle hits and shape."""
         text = data.translate(_TABLE)
         words = {word for word in set(text.split()) if self._can_match(word)}
         values = self._values
         new_words = [word for word in words if word not in values]
         for word in new_words:
             values[word] = _PENDING
-        defanged = False
         hits: set[tuple[int, int]] = set()
         for word in words:
             value = values[word]
-            if value == _DEFANG:
-                defanged = True
-            elif value >= 0:
+            if value >= 0:
                 hits.update((start, value) for start in _word_lines(text, word))
         numbered = []
         line, counted_to = 0, 0
@@ -137,7 +133,7 @@ class PyWordTable:
             line += text.count(b"\n", counted_to, start)
             counted_to = start
             numbered.append((start, line, value))
-        return new_words, numbered, defanged, BlockShape.measure(data)
+        return new_words, numbered, BlockShape.measure(data)
 
     def _can_match(self, word: bytes) -> bool:
         """Tell whether a word can match anything; ``can_match`` in C mirrors this."""
@@ -168,16 +164,10 @@ class PyWordTable:
                 )
             self._values[word] = value
 
-    def mark_defang(self, word: bytes) -> None:
-        """Make :meth:`scan` report that this word occurs."""
-        self._values[word] = _DEFANG
-
     def clear_misses(self) -> None:
-        """Forget every word but needles and defang words."""
+        """Forget every word but needles."""
         self._values = {
-            word: value
-            for word, value in self._values.items()
-            if value >= 0 or value == _DEFANG
+            word: value for word, value in self._values.items() if value >= 0
         }
 
 
@@ -209,7 +199,6 @@ class CompiledWordTable:
     def __init__(self, seed: int = 0, hash_lengths: Iterable[int] = ()) -> None:
         self._table = _wordtable.WordTable(seed, hash_lengths)
         self.resolve = self._table.resolve
-        self.mark_defang = self._table.mark_defang
         self.clear_misses = self._table.clear_misses
 
     def __len__(self) -> int:
@@ -222,10 +211,10 @@ class CompiledWordTable:
 
     def scan(
         self, data: bytes
-    ) -> tuple[list[bytes], list[tuple[int, int, int]], bool, BlockShape]:
-        """Split a block into words; return new words, needle hits, flag and shape."""
-        new_words, hits, defanged, counts = self._table.scan(data)
-        return new_words, hits, defanged, BlockShape.from_flags(counts)
+    ) -> tuple[list[bytes], list[tuple[int, int, int]], BlockShape]:
+        """Split a block into words; return new words, needle hits and shape."""
+        new_words, hits, counts = self._table.scan(data)
+        return new_words, hits, BlockShape.from_flags(counts)
 
 
 WordTable: type[CompiledWordTable] | type[PyWordTable]
