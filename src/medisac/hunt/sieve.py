@@ -26,10 +26,11 @@ _DEFANG_MARKERS = (
     *(b"[:]", b"[/]", b"[@]", b"[at]", b"(at)"),
 )
 # Words that defang markers leave once brackets are spaces: "[.]" leaves
-# ".", "(dot)" leaves "dot", "[at]" leaves "at", "[:]" leaves ":" and
-# "hxxp://" leaves "hxxp:". Only a line with one of them is searched for the
-# markers themselves.
-_DEFANG_WORDS = (b".", b":", b"at", b"dot", b"hxxp", b"hxxps", b"hxxp:", b"hxxps:")
+# ".", "(dot)" leaves "dot" and "hxxp://" leaves "hxxp:". Only a line with
+# one of them is searched for the markers themselves. The ":" that "[:]"
+# leaves and the "at" of "[at]" are left out: ":" is a word of its own in
+# every JSON line, and a value written with them alone is rare.
+_DEFANG_WORDS = (b".", b"dot", b"hxxp", b"hxxps", b"hxxp:", b"hxxps:")
 # Words remembered as matching nothing; the memory is cleared when it is full.
 MAX_REMEMBERED = 2_000_000
 
