@@ -61,6 +61,20 @@ class Settings:
     # Largest page a TAXII client may ask for, and the page size when it asks none.
     taxii_max_page: int = 10_000
     taxii_default_page: int = 1_000
+    # Live delivery. Without ``redis`` everything runs in one process.
+    redis: Secret | None = None
+    redis_prefix: str = "medisac"
+    # host:port pairs that webhooks may reach although the address is
+    # loopback, private, link-local or otherwise not global.
+    webhook_allow: str = ""
+    # PEM file of certificate authorities for webhook and SMTP servers,
+    # added to the system's; empty means the system's only.
+    ca_file: str = ""
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_user: str = ""
+    smtp_password: Secret | None = None
+    smtp_from: str = ""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -79,6 +93,15 @@ class Settings:
             ("port", int),
             ("taxii_max_page", int),
             ("taxii_default_page", int),
+            ("redis", Secret),
+            ("redis_prefix", str),
+            ("webhook_allow", str),
+            ("ca_file", str),
+            ("smtp_host", str),
+            ("smtp_port", int),
+            ("smtp_user", str),
+            ("smtp_password", Secret),
+            ("smtp_from", str),
         ):
             raw = env.get(f"MEDISAC_{name.upper()}")
             if raw is None or raw == "":
@@ -102,6 +125,16 @@ class Settings:
             raise ConfigError(
                 "MEDISAC_TAXII_DEFAULT_PAGE must be positive and at most "
                 f"MEDISAC_TAXII_MAX_PAGE ({self.taxii_max_page})"
+            )
+        if self.redis is not None and not self.redis.reveal().startswith(
+            ("redis://", "rediss://", "unix://")
+        ):
+            raise ConfigError(
+                "MEDISAC_REDIS must be a URL such as redis://127.0.0.1:6379/0"
+            )
+        if not 0 < self.smtp_port < 65536:
+            raise ConfigError(
+                f"MEDISAC_SMTP_PORT must be 1-65535, not {self.smtp_port}"
             )
         if "://" not in self.db:
             raise ConfigError(

@@ -31,7 +31,8 @@ DEFAULT_CLEARANCE = TLP.GREEN
 # Members read RED only where a record names their organisation, so no
 # clearance of a member key reaches past AMBER+STRICT.
 MAX_MEMBER_CLEARANCE = MAX_CLEARANCE
-SCOPES = frozenset({"read", "submit", "admin"})
+# ``sensor`` allows posting sensor batches of sightings.
+SCOPES = frozenset({"read", "submit", "admin", "sensor"})
 
 
 @dataclass(frozen=True, slots=True)

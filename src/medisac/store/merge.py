@@ -326,6 +326,20 @@ class Merger:
         self._commit = self._commit_thread().submit(_finish, writer, rest)
         return counts
 
+    def merge_in(self, conn: Connection, batch: Sequence[Candidate]) -> MergeCounts:
+        """Write one batch inside the caller's transaction on ``conn``.
+
+        The caller began that transaction with :func:`begin_write`, so the
+        batch commits or rolls back together with the caller's other writes.
+        """
+        self.wait()
+        counts = MergeCounts(observations=len(batch))
+        if batch:
+            writer = _BatchWriter(self, conn, counts)
+            writer.run(batch)
+            writer.write_new_copies()
+        return counts
+
     def wait(self) -> None:
         """Wait for the commit of a ``commit_later`` merge; raise its error."""
         commit, self._commit = self._commit, None

@@ -1,0 +1,1 @@
+"""Live delivery of changes: the event stream, webhooks and e-mail digests."""

@@ -1,0 +1,1 @@
+"""Sensor ingest: batches of sightings, validated, queued and applied once."""
