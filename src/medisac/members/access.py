@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy import ColumnElement
 
 from medisac.model import TLP
-from medisac.store.tables import indicators, red_recipients
+from medisac.store.tables import advisory_recipients, indicators, red_recipients
 
 _CURRENT = indicators.alias("current_indicator")
 
@@ -75,21 +75,50 @@ class Audience:
         indicator_id_column: ColumnElement[int],
     ) -> ColumnElement[bool]:
         """Return the SQL condition on a row's TLP and indicator id columns."""
+        return self._readable_or_named(
+            tlp_column,
+            red_recipients.c.indicator_id == indicator_id_column,
+            red_recipients.c.org_id,
+        )
+
+    def advisory_condition(
+        self, tlp_column: ColumnElement[int], stix_id_column: ColumnElement[str]
+    ) -> ColumnElement[bool]:
+        """Return the SQL condition on an advisory's TLP and STIX id columns.
+
+        A TLP:RED advisory goes only to the organisations named in
+        ``advisory_recipients``.
+        """
+        return self._readable_or_named(
+            tlp_column,
+            advisory_recipients.c.stix_id == stix_id_column,
+            advisory_recipients.c.org_id,
+        )
+
+    def _readable_or_named(
+        self,
+        tlp_column: ColumnElement[int],
+        recipient_of_row: ColumnElement[bool],
+        recipient_org: ColumnElement[str],
+    ) -> ColumnElement[bool]:
+        """Return: readable by clearance, or RED with this organisation named.
+
+        ``recipient_of_row`` joins a recipients table to the row, and
+        ``recipient_org`` is that table's organisation column.
+        """
         if self.operator:
             return sa.true()
         readable = tlp_column <= int(min(self.clearance, MAX_CLEARANCE))
         if self.org_id is None:
             return readable
-        named = sa.exists().where(
-            red_recipients.c.indicator_id == indicator_id_column,
-            red_recipients.c.org_id == self.org_id,
-        )
+        named = sa.exists().where(recipient_of_row, recipient_org == self.org_id)
         return sa.or_(readable, sa.and_(tlp_column == int(TLP.RED), named))
 
     def version_condition(
         self,
         tlp_column: ColumnElement[int],
         indicator_id_column: ColumnElement[int],
+        stix_id_column: ColumnElement[str] | None = None,
     ) -> ColumnElement[bool]:
         """Return the condition on a published version of an indicator.
 
@@ -97,10 +126,19 @@ class Audience:
         current level is too: a record raised to RED takes its older, less
         restricted versions away from every reader it is not shared with.
         Objects of no indicator (identity, markings, vulnerabilities) need
-        only their own level.
+        only their own level. With ``stix_id_column``, a TLP:RED object of no
+        indicator is also readable by the organisations an advisory names.
         """
         if self.operator:
             return sa.true()
+        if stix_id_column is not None:
+            advisory = sa.and_(
+                indicator_id_column.is_(None),
+                self.advisory_condition(tlp_column, stix_id_column),
+            )
+            return sa.or_(
+                advisory, self.version_condition(tlp_column, indicator_id_column)
+            )
         # An alias, so that the subquery stays its own when the outer query
         # joins the indicators table too.
         ic = _CURRENT.c

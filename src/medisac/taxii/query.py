@@ -38,9 +38,12 @@ class Scope:
     def conditions(self) -> list[sa.ColumnElement[bool]]:
         """Return the SQL conditions that keep a row inside this scope."""
         so = stix_objects.c
+        # Only the advisories collection serves objects that name RED
+        # recipients of their own, so only its queries test for them.
+        stix_id = so.stix_id if self.collection.alias == "advisories" else None
         found = [
             self.collection.condition(),
-            self.audience.version_condition(so.tlp, so.indicator_id),
+            self.audience.version_condition(so.tlp, so.indicator_id, stix_id),
         ]
         if self.object_id is not None:
             found.append(so.stix_id == self.object_id)
