@@ -1,0 +1,1 @@
+"""The member and analyst web portal served at ``/`` by ``medisac serve``."""
