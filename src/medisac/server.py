@@ -12,7 +12,9 @@ from medisac import __version__
 from medisac.api.app import API_MOUNT_PATH, create_api_app
 from medisac.export.served import FEEDS_MOUNT_PATH, create_feeds_app
 from medisac.feeds.scheduler import FeedScheduler
+from medisac.live.runner import DeliveryLoop
 from medisac.members.gate import Gate
+from medisac.portal.app import PORTAL_MOUNT_PATH, create_portal_app
 from medisac.settings import Settings
 from medisac.taxii.app import TAXII_MOUNT_PATH, create_taxii_app
 
@@ -26,8 +28,8 @@ def create_app(
 ) -> FastAPI:
     """Build the server over the store behind ``engine``.
 
-    TAXII 2.1 is mounted at ``/taxii2`` and the exports at ``/feeds``; the
-    JSON API and the portal join them on the same server later. With
+    TAXII 2.1 is mounted at ``/taxii2``, the exports at ``/feeds``, the
+    JSON API at ``/api/v1`` and the portal at ``/``. With
     ``run_feeds`` the feed scheduler starts with the application (in its
     lifespan) and stops with it.
     """
@@ -35,8 +37,12 @@ def create_app(
     gate = gate or Gate(engine)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(application: FastAPI) -> AsyncIterator[None]:
         scheduler = None
+        # Without Redis there are no workers, so this process delivers.
+        delivery = DeliveryLoop(engine, settings) if settings.redis is None else None
+        if delivery is not None:
+            delivery.start()
         if run_feeds:
             scheduler = FeedScheduler(engine, max_input_bytes=settings.max_input_bytes)
             scheduler.start()
@@ -45,6 +51,9 @@ def create_app(
         finally:
             if scheduler is not None:
                 scheduler.shutdown()
+            if delivery is not None:
+                delivery.stop()
+            application.state.portal.hunt_runner.shutdown()
             gate.usage.flush()
 
     app = FastAPI(
@@ -56,5 +65,11 @@ def create_app(
     )
     app.mount(TAXII_MOUNT_PATH, create_taxii_app(engine, settings, gate))
     app.mount(FEEDS_MOUNT_PATH, create_feeds_app(engine, gate))
-    app.mount(API_MOUNT_PATH, create_api_app(engine, gate))
+    app.mount(API_MOUNT_PATH, create_api_app(engine, gate, settings))
+    # -- portal: it serves every path the mounts above do not, so it stays last.
+    portal = create_portal_app(engine, gate)
+    app.mount(PORTAL_MOUNT_PATH, portal)
+    # A mounted application's lifespan does not run, so this one stops the
+    # portal's hunts.
+    app.state.portal = portal.state.portal
     return app

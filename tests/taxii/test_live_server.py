@@ -44,6 +44,8 @@ def test_client_discovers_and_pages_every_object_once(
         "a88d4b26-7b43-460b-8902-1ff67a80d17d",
         "0e6f2b8a-3c4d-4e5f-8a9b-1c2d3e4f5a6b",
         "5c3b0f0e-6d1a-4f0b-9a57-2f7d8c1e4b90",
+        "3d9a7e64-2b1f-4c8e-9f05-6a4b8c2d1e73",
+        "8f2c4a1e-5b7d-4e93-a6c0-2d9e1f3b7a54",
     ]
     source = collection(live_url, keys.green)
     assert source.can_read is True

@@ -30,6 +30,8 @@ def test_api_root_resource(client: TestClient, keys: Keys) -> None:
 
 
 SUBMISSIONS = "5c3b0f0e-6d1a-4f0b-9a57-2f7d8c1e4b90"
+ADVISORIES = "3d9a7e64-2b1f-4c8e-9f05-6a4b8c2d1e73"
+SIGHTINGS = "8f2c4a1e-5b7d-4e93-a6c0-2d9e1f3b7a54"
 VULNERABILITIES = "0e6f2b8a-3c4d-4e5f-8a9b-1c2d3e4f5a6b"
 
 
@@ -42,12 +44,16 @@ def test_collections_list(client: TestClient, keys: Keys) -> None:
         HEALTHCARE,
         VULNERABILITIES,
         SUBMISSIONS,
+        ADVISORIES,
+        SIGHTINGS,
     ]
     assert [c["alias"] for c in collections] == [
         "indicators",
         "healthcare",
         "vulnerabilities",
         "submissions",
+        "advisories",
+        "sightings",
     ]
     for collection in collections[:3]:
         assert collection["can_read"] is True

@@ -20,7 +20,9 @@ from sqlalchemy.engine import Connection, Engine
 
 from medisac import __version__
 from medisac.api import models
+from medisac.contrib.api import create_contrib_router
 from medisac.errors import NormalizationError, TaxiiError
+from medisac.live.api import create_live_router
 from medisac.members import audit
 from medisac.members.access import Audience
 from medisac.members.gate import Gate, forbidden, tier_of
@@ -36,6 +38,8 @@ from medisac.members.submissions import (
 )
 from medisac.model import TLP, IndicatorType, State
 from medisac.model.time import format_rfc3339, parse_rfc3339, to_us
+from medisac.report.api import create_reports_router
+from medisac.settings import Settings
 from medisac.store.keys import KeyRow
 from medisac.store.tables import indicators
 from medisac.store.views import shown_source_names
@@ -58,7 +62,9 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def create_api_app(engine: Engine, gate: Gate | None = None) -> FastAPI:
+def create_api_app(
+    engine: Engine, gate: Gate | None = None, settings: Settings | None = None
+) -> FastAPI:
     """Build the JSON API; mount it at :data:`API_MOUNT_PATH`."""
     gate = gate or Gate(engine)
     app = FastAPI(
@@ -243,6 +249,12 @@ def create_api_app(engine: Engine, gate: Gate | None = None) -> FastAPI:
         return _report(engine, key, body, ReportKind.FALSE_POSITIVE)
 
     app.include_router(create_vulns_router(engine, gate, prefix=""))
+    # -- monthly reports and advisories --
+    app.include_router(create_reports_router(engine, gate))
+    # -- contributions: e-mails and research reports --
+    app.include_router(create_contrib_router(engine, gate))
+    # -- sensors and live delivery --
+    app.include_router(create_live_router(engine, gate, settings or Settings()))
     return app
 
 

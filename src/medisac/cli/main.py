@@ -17,15 +17,19 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from medisac import __version__
 from medisac.cli import allow as allow_cmd
 from medisac.cli import analyst as analyst_cmd
+from medisac.cli import contrib as contrib_cmd
 from medisac.cli import export as export_cmd
 from medisac.cli import feeds as feeds_cmd
 from medisac.cli import hunt as hunt_cmd
 from medisac.cli import ingest as ingest_cmd
 from medisac.cli import members as members_cmd
+from medisac.cli import portal as portal_cmd
+from medisac.cli import report as report_cmd
 from medisac.cli import review as review_cmd
 from medisac.cli import serve as serve_cmd
 from medisac.cli import store as store_cmd
 from medisac.cli import vulns as vulns_cmd
+from medisac.cli import worker as worker_cmd
 from medisac.errors import ConfigError, MedisacError
 
 EXIT_OK = 0
@@ -76,9 +80,13 @@ allow_cmd.register(app)
 analyst_cmd.register(app)
 feeds_cmd.register(app)
 members_cmd.register(app)
+portal_cmd.register(app)
 review_cmd.register(app)
+contrib_cmd.register(app)
 hunt_cmd.register(app)
 vulns_cmd.register(app)
+report_cmd.register(app)
+worker_cmd.register(app)
 
 
 def run() -> None:

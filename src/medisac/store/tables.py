@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     String,
@@ -450,3 +451,280 @@ vuln_notifications = Table(
     Column("delivered", BigInteger),
 )
 Index("ix_vuln_notifications_org_id", vuln_notifications.c.org_id)
+
+# -- sensors, live delivery, webhooks and digests --
+
+# Sensor batches applied to the store, one row per (sender, batch id), written
+# in the transaction that applies the batch, so a retried or redelivered batch
+# is counted once.
+sensor_batches = Table(
+    "sensor_batches",
+    metadata,
+    # The sending organisation id, or "key-<id>" for an operator key.
+    Column("sender", String(60), primary_key=True),
+    Column("batch_id", String(128), primary_key=True),
+    Column("received", BigInteger, nullable=False),
+    Column("applied", BigInteger, nullable=False),
+    Column("sightings", Integer, nullable=False),
+    Column("new_indicators", Integer, nullable=False),
+)
+
+# A member's subscription filters for the live stream and webhooks.
+live_subscriptions = Table(
+    "live_subscriptions",
+    metadata,
+    Column("org_id", String(40), ForeignKey("organisations.id"), primary_key=True),
+    # JSON list of indicator types; empty means every type.
+    Column("types", Text, nullable=False, default="[]"),
+    Column("min_confidence", SmallInteger, nullable=False, default=0),
+    Column("healthcare_only", Boolean, nullable=False, default=False),
+    Column("modified", BigInteger, nullable=False),
+)
+
+# HTTPS endpoints that receive a member's changes, signed with ``secret``.
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("org_id", String(40), ForeignKey("organisations.id"), nullable=False),
+    Column("url", Text, nullable=False),
+    # The HMAC-SHA256 key, shown once when the webhook is created.
+    Column("secret", String(128), nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created", BigInteger, nullable=False),
+    # The last ``stix_objects.seq`` delivered (or filtered out) for this hook.
+    Column("cursor", BigInteger, nullable=False),
+    # Failed attempts since the last delivery, and when to try again.
+    Column("failures", Integer, nullable=False, default=0),
+    Column("next_attempt", BigInteger, nullable=False, default=0),
+    # A worker that takes the hook sets this; others skip it until then.
+    Column("leased_until", BigInteger, nullable=False, default=0),
+    Column("last_delivered", BigInteger),
+    Column("last_error", Text),
+)
+Index("ix_webhooks_org_id", webhooks.c.org_id)
+
+# Where and how often a member receives the e-mail digest.
+digest_subscriptions = Table(
+    "digest_subscriptions",
+    metadata,
+    Column("org_id", String(40), ForeignKey("organisations.id"), primary_key=True),
+    # Comma-separated e-mail addresses.
+    Column("recipients", Text, nullable=False),
+    # "daily" or "weekly".
+    Column("frequency", String(10), nullable=False),
+    # End of the period the last digest covered; the next one starts there.
+    Column("last_sent", BigInteger, nullable=False),
+    Column("leased_until", BigInteger, nullable=False, default=0),
+    Column("created", BigInteger, nullable=False),
+)
+
+# -- contributions: e-mails and research reports --
+
+# Phishing e-mails and research reports sent in for review. ``original`` is
+# the file as received and ``analysis`` what was read from it; both are for
+# analysts only. ``scrubbed`` is the same analysis with personal and patient
+# data redacted, the only form shown to the member or shared.
+contributions = Table(
+    "contributions",
+    metadata,
+    Column("id", _BigId, primary_key=True),
+    # The contributing member; NULL for an analyst's own contribution.
+    Column("org_id", String(40), ForeignKey("organisations.id")),
+    # "email" or "report".
+    Column("kind", String(16), nullable=False),
+    # The file's name as given, and its format ("eml", "pdf", "html",
+    # "markdown" or "text").
+    Column("filename", String(300), nullable=False),
+    Column("format", String(16), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("received", BigInteger, nullable=False),
+    # "pending" until an analyst decides every item, then "reviewed".
+    Column("status", String(16), nullable=False),
+    Column("original", LargeBinary, nullable=False),
+    # JSON documents; see medisac.contrib.draft.
+    Column("analysis", Text, nullable=False),
+    Column("scrubbed", Text, nullable=False),
+    Column("redactions", Integer, nullable=False, default=0),
+    # JSON list of problems met while reading the file, for the analyst.
+    Column("warnings", Text, nullable=False, default="[]"),
+    Column("reviewed_by", String(200)),
+    Column("reviewed_at", BigInteger),
+)
+Index("ix_contributions_org_id", contributions.c.org_id)
+
+# The values proposed from a contribution, each as an indicator or as context.
+contribution_items = Table(
+    "contribution_items",
+    metadata,
+    Column("id", _BigId, primary_key=True),
+    Column(
+        "contribution_id", BigInteger, ForeignKey("contributions.id"), nullable=False
+    ),
+    # The indicator type and canonical value as extracted.
+    Column("type", String(16), nullable=False),
+    Column("value", Text, nullable=False),
+    # "indicator" (proposed for sharing) or "context" (set aside).
+    Column("proposal", String(16), nullable=False),
+    Column("confidence", SmallInteger, nullable=False),
+    # Why the value was proposed or set aside.
+    Column("reason", Text, nullable=False),
+    # The text around the value, scrubbed; and as read, for analysts only.
+    Column("context", Text, nullable=False, default=""),
+    Column("context_original", Text, nullable=False, default=""),
+    # The section heading or e-mail part it was found in, and a JSON list of
+    # malware and actor names found near it.
+    Column("section", Text, nullable=False, default=""),
+    Column("related", Text, nullable=False, default="[]"),
+    # "pending", "accepted", "edited" or "rejected", and the value, type and
+    # confidence that an accepted or edited item was published with.
+    Column("decision", String(16), nullable=False),
+    Column("final_type", String(16)),
+    Column("final_value", Text),
+    Column("final_confidence", SmallInteger),
+    Column("decided_by", String(200)),
+    Column("decided_at", BigInteger),
+)
+Index("ix_contribution_items_contribution_id", contribution_items.c.contribution_id)
+
+# -- monthly reports and advisories --
+
+# Advisories an analyst published as STIX 2.1 ``report`` objects. The
+# published object is the ``stix_objects`` row with the same ``stix_id``.
+advisories = Table(
+    "advisories",
+    metadata,
+    Column("stix_id", String(64), primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("tlp", SmallInteger, nullable=False),
+    Column("author", String(200), nullable=False),
+    # JSON lists: STIX ids of the linked indicators, and CVE ids.
+    Column("indicator_refs", Text, nullable=False, default="[]"),
+    Column("cves", Text, nullable=False, default="[]"),
+    # "advisory" for an analyst's advisory, "monthly" for a monthly report.
+    Column("kind", String(16), nullable=False, default="advisory"),
+    Column("created", BigInteger, nullable=False),
+    Column("modified", BigInteger, nullable=False),
+)
+
+# Organisations named on a TLP:RED advisory, the only members that read it.
+advisory_recipients = Table(
+    "advisory_recipients",
+    metadata,
+    Column("stix_id", String(64), ForeignKey("advisories.stix_id"), primary_key=True),
+    Column("org_id", String(40), ForeignKey("organisations.id"), primary_key=True),
+)
+
+# Generated monthly reports: the community edition (``org_id`` NULL) and
+# member editions, each readable only by its organisation.
+monthly_reports = Table(
+    "monthly_reports",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    # "YYYY-MM".
+    Column("month", String(7), nullable=False),
+    Column("org_id", String(40), ForeignKey("organisations.id")),
+    Column("generated", BigInteger, nullable=False),
+    # JSON: the figures the report shows, as computed from the store.
+    Column("figures", Text, nullable=False),
+    Column("html", Text, nullable=False),
+    Column("pdf", LargeBinary, nullable=False),
+    # The STIX id the community edition is published under.
+    Column("stix_id", String(64)),
+)
+Index("ix_monthly_reports_month", monthly_reports.c.month)
+
+# -- portal users and assistance requests --
+
+# People who sign in to the portal. Members belong to an organisation;
+# analysts and operators belong to none.
+portal_users = Table(
+    "portal_users",
+    metadata,
+    Column("id", _BigId, primary_key=True),
+    # Stored lower-case; the sign-in name.
+    Column("email", String(254), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("org_id", String(40), ForeignKey("organisations.id")),
+    # "member-reader", "member-admin", "analyst" or "operator".
+    Column("role", String(20), nullable=False),
+    # An argon2id hash in the PHC string format.
+    Column("password_hash", Text, nullable=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("created", BigInteger, nullable=False),
+    Column("last_login", BigInteger),
+)
+
+# Signed-in sessions; the cookie carries the token, the store its SHA-256.
+portal_sessions = Table(
+    "portal_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", BigInteger, ForeignKey("portal_users.id"), nullable=False),
+    Column("created", BigInteger, nullable=False),
+    Column("last_seen", BigInteger, nullable=False),
+    Column("expires", BigInteger, nullable=False),
+)
+Index("ix_portal_sessions_user_id", portal_sessions.c.user_id)
+
+# Values the portal keeps between restarts, such as its cookie signing key.
+portal_settings = Table(
+    "portal_settings",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+# Log hunts a member started in the portal; the results are that member's only.
+portal_hunts = Table(
+    "portal_hunts",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("org_id", String(40), ForeignKey("organisations.id"), nullable=False),
+    Column("user_id", BigInteger, ForeignKey("portal_users.id"), nullable=False),
+    Column("filename", String(255), nullable=False),
+    # "queued", "running", "done" or "failed".
+    Column("status", String(10), nullable=False),
+    Column("created", BigInteger, nullable=False),
+    Column("finished", BigInteger),
+    # JSON: counts, the hits per indicator and the first hit lines.
+    Column("result", Text),
+    Column("error", Text),
+)
+Index("ix_portal_hunts_org_id", portal_hunts.c.org_id)
+
+# A member's request for help from the exchange's analysts.
+assistance_requests = Table(
+    "assistance_requests",
+    metadata,
+    Column("id", _BigId, primary_key=True),
+    Column("org_id", String(40), ForeignKey("organisations.id"), nullable=False),
+    Column("user_id", BigInteger, ForeignKey("portal_users.id"), nullable=False),
+    Column("subject", String(200), nullable=False),
+    # "open", "answered" or "closed".
+    Column("status", String(10), nullable=False),
+    Column("created", BigInteger, nullable=False),
+    Column("modified", BigInteger, nullable=False),
+)
+Index("ix_assistance_requests_org_id", assistance_requests.c.org_id)
+
+# The messages of a request, from the member and from analysts, in order.
+assistance_messages = Table(
+    "assistance_messages",
+    metadata,
+    Column("id", _BigId, primary_key=True),
+    Column(
+        "request_id",
+        BigInteger,
+        ForeignKey("assistance_requests.id"),
+        nullable=False,
+    ),
+    Column("user_id", BigInteger, ForeignKey("portal_users.id"), nullable=False),
+    # True for an analyst's or operator's answer.
+    Column("from_analyst", Boolean, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created", BigInteger, nullable=False),
+)
+Index("ix_assistance_messages_request_id", assistance_messages.c.request_id)

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from medisac.members.gate import Gate
+from medisac.sensors.intake import SensorIntake
 from medisac.settings import Settings
 from medisac.store.keys import KeyRow
 from medisac.taxii.api_root import api_root_router
@@ -56,16 +57,30 @@ def create_taxii_app(
 
     app.include_router(discovery_router(require_reader))
     app.include_router(api_root_router(require_reader))
-    app.include_router(collections_router(require_reader))
-    app.include_router(objects_router(engine, settings, require_reader))
-    require_submitter = gate.require("submit", "submit")
-
-    def require_taxii_submitter(request: Request) -> KeyRow:
-        key = require_submitter(request)
+    def require_any(request: Request) -> KeyRow:
+        key = gate.authenticate(request)
+        scope = next(
+            (s for s in (READ_SCOPE, "submit", "sensor") if key.has_scope(s)),
+            READ_SCOPE,
+        )
+        key = gate.admit(request, "taxii", scope)
         check_accept(request.headers.get("accept"))
         return key
 
-    app.include_router(submissions_router(engine, require_taxii_submitter))
+    app.include_router(collections_router(require_reader, require_any))
+    app.include_router(objects_router(engine, settings, require_reader))
+
+    def require_taxii_submitter(request: Request) -> KeyRow:
+        # A sensor device's key has only the ``sensor`` scope, which adds to
+        # the sightings collection; ``submit`` keys add to both.
+        key = gate.authenticate(request)
+        scope = "submit" if key.has_scope("submit") else "sensor"
+        key = gate.admit(request, "submit", scope)
+        check_accept(request.headers.get("accept"))
+        return key
+
+    intake = SensorIntake(engine, settings)
+    app.include_router(submissions_router(engine, require_taxii_submitter, intake))
     install_error_handlers(app)
     app.add_middleware(RequestLogMiddleware)
     return app

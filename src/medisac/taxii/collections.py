@@ -54,6 +54,9 @@ class CollectionSpec:
             return sa.true()
         return sa.or_(sa.and_(*parts), static)
 
+    def _takes_sensor_keys(self, key: KeyRow) -> bool:
+        return self.alias == "sightings" and key.has_scope("sensor")
+
     def resource(self, key: KeyRow) -> dict[str, Any]:
         """Return the TAXII collection resource for the holder of ``key``."""
         return {
@@ -62,7 +65,8 @@ class CollectionSpec:
             "description": self.description,
             "alias": self.alias,
             "can_read": key.has_scope("read") and not self.writable,
-            "can_write": self.writable and key.has_scope("submit"),
+            "can_write": self.writable
+            and (key.has_scope("submit") or self._takes_sensor_keys(key)),
             "media_types": [STIX_MEDIA_TYPE],
         }
 
@@ -107,6 +111,29 @@ COLLECTIONS: tuple[CollectionSpec, ...] = (
             "Add STIX objects to contribute them. Free text is scrubbed of "
             "personal and patient data; the status resource tells whether the "
             "objects were published or wait for review."
+        ),
+        stix_types=frozenset(),
+        writable=True,
+    ),
+    CollectionSpec(
+        id="3d9a7e64-2b1f-4c8e-9f05-6a4b8c2d1e73",
+        alias="advisories",
+        title="Advisories and monthly reports",
+        description=(
+            "Advisories that exchange analysts publish and the community "
+            "edition of the monthly healthcare threat report, as STIX 2.1 "
+            "report objects at the TLP levels the key may read."
+        ),
+        stix_types=frozenset({"report"}),
+    ),
+    CollectionSpec(
+        id="8f2c4a1e-5b7d-4e93-a6c0-2d9e1f3b7a54",
+        alias="sightings",
+        title="Sensor sightings",
+        description=(
+            "Add STIX 2.1 sighting objects, with the observed-data and "
+            "cyber-observables they name, to report what sensors saw. The "
+            "envelope is one batch: posting it again counts nothing twice."
         ),
         stix_types=frozenset(),
         writable=True,
@@ -158,8 +185,15 @@ def _listed_for(key: KeyRow) -> list[CollectionSpec]:
     return [c for c in COLLECTIONS if tier is None or tier.allows_collection(c.alias)]
 
 
-def collections_router(require_reader: Callable[..., KeyRow]) -> APIRouter:
-    """Build the router for ``api/collections/`` and ``api/collections/{id}/``."""
+def collections_router(
+    require_reader: Callable[..., KeyRow], require_any: Callable[..., KeyRow]
+) -> APIRouter:
+    """Build the router for ``api/collections/`` and ``api/collections/{id}/``.
+
+    ``require_any`` admits keys with any scope, so that a key that may only
+    add objects can still read the resource of the collection it writes to,
+    as TAXII clients do before they post.
+    """
     router = APIRouter()
 
     @router.get("/api/collections/", name="taxii_collections")
@@ -169,10 +203,15 @@ def collections_router(require_reader: Callable[..., KeyRow]) -> APIRouter:
 
     @router.get("/api/collections/{collection_id}/", name="taxii_collection")
     def get_collection(
-        collection_id: str, key: Annotated[KeyRow, Depends(require_reader)]
+        collection_id: str, key: Annotated[KeyRow, Depends(require_any)]
     ) -> Response:
-        return taxii_response(
-            orjson.dumps(collection_for(collection_id, key, writing=None).resource(key))
-        )
+        collection = collection_for(collection_id, key, writing=None)
+        resource = collection.resource(key)
+        if not key.has_scope("read") and not resource["can_write"]:
+            raise forbidden(
+                f"API key {key.id} has no 'read' scope; ask the exchange "
+                "operator for a key with it"
+            )
+        return taxii_response(orjson.dumps(resource))
 
     return router

@@ -1,10 +1,15 @@
-"""Adding objects to the submissions collection, and the TAXII status resource.
+"""Adding objects to the writable collections, and the TAXII status resource.
 
-A member posts a TAXII envelope of STIX objects; they are stored as one
-submission (:mod:`medisac.members.submissions`): scrubbed, kept whole for
-review, and published at once for trusted members. The response is a
-status resource whose id is the submission id, so the member can poll
-``status/{id}/`` until an analyst has decided.
+A member posts a TAXII envelope of STIX objects to ``submissions``; they are
+stored as one submission (:mod:`medisac.members.submissions`): scrubbed,
+kept whole for review, and published at once for trusted members. The
+response is a status resource whose id is the submission id, so the member
+can poll ``status/{id}/`` until an analyst has decided.
+
+A sensor posts STIX sighting objects to ``sightings``; they become one
+sensor batch (:mod:`medisac.sensors.stix`), queued or applied like a batch
+posted to the JSON API. The status id is the batch id, and the status is
+pending until a worker has applied the batch.
 """
 
 import uuid
@@ -12,6 +17,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 import orjson
+import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
@@ -27,17 +33,25 @@ from medisac.members.submissions import (
     get_submission,
     submit,
 )
-from medisac.model.time import format_rfc3339
+from medisac.model.time import format_rfc3339, now_us
+from medisac.sensors.batch import InvalidBatch, parse_batch, sender_of
+from medisac.sensors.intake import QueueUnavailable, SensorIntake
+from medisac.sensors.stix import batch_body
 from medisac.store.keys import KeyRow
+from medisac.store.tables import indicators, sensor_batches
 from medisac.taxii.api_root import MAX_CONTENT_LENGTH
 from medisac.taxii.collections import collection_for
 from medisac.taxii.media import taxii_response
 
 
 def submissions_router(
-    engine: Engine, require_submitter: Callable[..., KeyRow]
+    engine: Engine, require_submitter: Callable[..., KeyRow], intake: SensorIntake
 ) -> APIRouter:
-    """Build the routes that add objects and report their status."""
+    """Build the routes that add objects and report their status.
+
+    ``require_submitter`` admits keys with the ``submit`` or the ``sensor``
+    scope; sensor keys may only add to the ``sightings`` collection.
+    """
     router = APIRouter()
     Submitter = Annotated[KeyRow, Depends(require_submitter)]
 
@@ -45,7 +59,18 @@ def submissions_router(
     async def add_objects(
         request: Request, collection_id: str, key: Submitter
     ) -> Response:
-        collection_for(collection_id, key, writing=True)
+        collection = collection_for(collection_id, key, writing=True)
+        if collection.alias == SIGHTINGS:
+            envelope = _envelope(await _read_body(request))
+            status = await run_in_threadpool(
+                _add_sightings, engine, intake, key, envelope["objects"]
+            )
+            return taxii_response(orjson.dumps(status), status_code=202)
+        if not key.has_scope("submit"):
+            raise forbidden(
+                f"API key {key.id} has no 'submit' scope; a sensor key adds "
+                "sighting objects to the sightings collection only"
+            )
         if key.org_id is None:
             raise forbidden(
                 "objects are added with member keys; the operator ingests with "
@@ -70,6 +95,8 @@ def submissions_router(
 
     @router.get("/api/status/{status_id}/", name="taxii_status")
     def get_status(status_id: str, key: Submitter) -> Response:
+        if status_id.startswith(_BATCH_STATUS_PREFIX):
+            return taxii_response(orjson.dumps(_batch_status(engine, key, status_id)))
         with engine.connect() as conn:
             try:
                 stored = get_submission(conn, status_id)
@@ -82,6 +109,86 @@ def submissions_router(
         return taxii_response(orjson.dumps(status_resource(stored)))
 
     return router
+
+
+SIGHTINGS = "sightings"
+# Status ids of sensor batches: the prefix, the sender, ":" and the batch id.
+# Senders (organisation ids, "key-<id>") have no ":".
+_BATCH_STATUS_PREFIX = "batch:"
+
+
+def _add_sightings(
+    engine: Engine, intake: SensorIntake, key: KeyRow, objects: list[Any]
+) -> dict[str, Any]:
+    """Take the envelope's sightings as one sensor batch; return its status."""
+    ic = indicators.c
+
+    def lookup(stix_id: str) -> tuple[str, str] | None:
+        with engine.connect() as conn:
+            row = conn.execute(
+                sa.select(ic.type, ic.value).where(ic.stix_id == stix_id)
+            ).first()
+        return None if row is None else (row.type, row.value)
+
+    try:
+        body = batch_body(objects, lookup)
+        batch = parse_batch(body, org_id=key.org_id, key_id=key.id)
+    except InvalidBatch as exc:
+        raise TaxiiError(400, "Bad Request", str(exc)) from None
+    try:
+        taken = intake.take(batch)
+    except QueueUnavailable as exc:
+        raise TaxiiError(
+            503, "Service Unavailable", str(exc), headers={"Retry-After": "5"}
+        ) from None
+    # The counts are of sightings (a sighting object's ``count`` each), as
+    # the store keeps them, so that a later poll reports the same numbers.
+    counted = batch.total
+    return {
+        "id": f"{_BATCH_STATUS_PREFIX}{batch.sender}:{batch.batch_id}",
+        "status": "pending" if taken.queued else "complete",
+        "request_timestamp": format_rfc3339(batch.received),
+        "total_count": counted + len(batch.rejected),
+        "success_count": 0 if taken.queued else counted,
+        "failure_count": len(batch.rejected),
+        "pending_count": counted if taken.queued else 0,
+    }
+
+
+def _batch_status(engine: Engine, key: KeyRow, status_id: str) -> dict[str, Any]:
+    """Return the status of a sensor batch this key's sender posted."""
+    sender, _, batch_id = status_id.removeprefix(_BATCH_STATUS_PREFIX).partition(":")
+    if sender != sender_of(key.org_id, key.id) and not key.is_operator:
+        raise TaxiiError(
+            404, "Not Found", f"no status {status_id!r} for this key's organisation"
+        )
+    sb = sensor_batches.c
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.select(sb.received, sb.sightings).where(
+                sb.sender == sender, sb.batch_id == batch_id
+            )
+        ).first()
+    if row is None:
+        # Not applied yet, or never posted: a worker may still be on it.
+        return {
+            "id": status_id,
+            "status": "pending",
+            "request_timestamp": format_rfc3339(now_us()),
+            "total_count": 0,
+            "success_count": 0,
+            "failure_count": 0,
+            "pending_count": 0,
+        }
+    return {
+        "id": status_id,
+        "status": "complete",
+        "request_timestamp": format_rfc3339(row.received),
+        "total_count": row.sightings,
+        "success_count": row.sightings,
+        "failure_count": 0,
+        "pending_count": 0,
+    }
 
 
 def status_resource(stored: Submission) -> dict[str, Any]:
