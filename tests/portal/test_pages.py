@@ -242,7 +242,7 @@ def test_red_advisory_named_only(
 
 @pytest.mark.corpus
 def test_phishing_contribution(
-    accounts: Accounts, client_for: ClientFor, corpus_dir: Path
+    store: Store, accounts: Accounts, client_for: ClientFor, corpus_dir: Path
 ) -> None:
     member = client_for(accounts.admin.email)
     answer = member.post(
@@ -260,6 +260,21 @@ def test_phishing_contribution(
     assert "As received (analysts only)" in review
     other = client_for(accounts.other_admin.email)
     assert other.get(url).status_code == 404
+    item = re.search(r'name="action-(\d+)"', review)
+    assert item is not None
+    decided = analyst.post(
+        f"/analyst/contributions/{contribution_id}",
+        data={
+            "csrf_token": csrf_of(analyst),
+            f"action-{item.group(1)}": "accept",
+            "tlp": "AMBER",
+        },
+        follow_redirects=False,
+    )
+    assert decided.status_code == 303
+    with store.engine.connect() as conn:
+        levels = set(conn.execute(sa.select(indicators.c.tlp)).scalars())
+    assert levels == {int(TLP.AMBER)}
 
 
 def test_feed_health_failing(

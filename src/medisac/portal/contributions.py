@@ -29,6 +29,7 @@ from medisac.contrib.service import (
 )
 from medisac.errors import MedisacError
 from medisac.members.submissions import get_submission
+from medisac.model import TLP
 from medisac.portal.sessions import Session
 from medisac.portal.web import (
     bad_request,
@@ -136,6 +137,7 @@ def add_routes(app: FastAPI) -> None:
             view=view,
             original=original,
             result=request.query_params.get("result"),
+            levels=SHARED_LEVELS,
         )
 
     @app.post("/analyst/contributions/{contribution_id}")
@@ -143,14 +145,20 @@ def add_routes(app: FastAPI) -> None:
         request: Request, session: StaffPost, contribution_id: RowId
     ) -> Response:
         form = await request.form()
-        decisions = _decisions({key: str(value) for key, value in form.items()})
+        fields = {key: str(value) for key, value in form.items()}
+        decisions = _decisions(fields)
         if not decisions:
             raise bad_request("choose accept, reject or edit for at least one value")
+        tlp = _shared_level(fields.get("tlp", "GREEN"))
         engine = portal_of(request).engine
 
         def apply() -> Any:
             return decide(
-                engine, contribution_id, decisions, analyst=session.user.email
+                engine,
+                contribution_id,
+                decisions,
+                analyst=session.user.email,
+                tlp=tlp,
             )
 
         try:
@@ -164,6 +172,24 @@ def add_routes(app: FastAPI) -> None:
             f"{result.rejected} rejected, {result.stored} stored"
         )
         return redirect(f"/analyst/contributions/{contribution_id}?result={summary}")
+
+
+# Levels an analyst may share accepted values at. RED needs named
+# recipients, which an analyst sets per indicator on its page.
+SHARED_LEVELS = [level for level in TLP if level is not TLP.RED]
+
+
+def _shared_level(text: str) -> TLP:
+    try:
+        level = TLP.parse(text)
+    except ValueError:
+        raise bad_request(f"invalid TLP level {text!r}") from None
+    if level not in SHARED_LEVELS:
+        raise bad_request(
+            "accepted values cannot be shared at TLP:RED from here; accept them "
+            "at AMBER+STRICT, then mark each with its recipients"
+        )
+    return level
 
 
 def _decisions(fields: dict[str, str]) -> dict[int, ItemDecision]:
