@@ -244,3 +244,20 @@ def test_damaged_gzip_goes_on(tmp_path: Path) -> None:
     assert "damaged.log.gz" in result.stats.failed[0]
     assert any(hit.source.endswith("fine.log") for hit in hits)
     assert result.exit_code == 1
+
+
+def test_many_binary_lines_numbered(tmp_path: Path) -> None:
+    text = "fw src=10.0.0.1\n" + "\x00\x01\n" * 30_000 + "fw dst=198.51.100.7\n"
+    hits, result = _hunt(tmp_path, text, fmt="syslog")
+    stats = result.stats  # type: ignore[attr-defined]
+    assert stats.malformed_lines == 30_000
+    assert stats.malformed_examples[0].endswith("line 2: binary data")
+    assert stats.malformed_examples[19].endswith("line 21: binary data")
+    assert [hit.line for hit in hits] == [30_002]
+
+
+def test_binary_run_in_one_line(tmp_path: Path) -> None:
+    text = "a\n" + "\x00" * 2_000_000 + " 198.51.100.7\n" + "fw dst=198.51.100.7\n"
+    hits, result = _hunt(tmp_path, text, fmt="syslog")
+    assert result.stats.malformed_lines == 1  # type: ignore[attr-defined]
+    assert [hit.line for hit in hits] == [3]

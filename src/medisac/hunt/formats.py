@@ -78,13 +78,21 @@ class Record:
 
 
 def line_starts(data: bytes, pattern: re.Pattern[bytes]) -> Iterator[int]:
-    """Yield the offset of the start of each line where ``pattern`` matches."""
-    last = -1
-    for match in pattern.finditer(data):
-        start = data.rfind(b"\n", 0, match.start()) + 1
-        if start != last:
-            last = start
-            yield start
+    """Yield the offset of the start of each line where ``pattern`` matches.
+
+    After a match the search goes on from the next line, so a line with many
+    matches (a run of binary bytes) is searched once, not once per match.
+    """
+    line_start = 0
+    position = 0
+    while (match := pattern.search(data, position)) is not None:
+        found = match.start()
+        line_start = data.rfind(b"\n", line_start, found) + 1 or line_start
+        yield line_start
+        end = data.find(b"\n", max(found, match.end() - 1))
+        if end < 0:
+            return
+        position = line_start = end + 1
 
 
 def split_lines(data: bytes) -> Iterator[tuple[int, bytes]]:

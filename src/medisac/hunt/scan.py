@@ -144,8 +144,12 @@ class Hunter:
         lines, shape = self.sieve.candidate_lines(data)
         self.stats.lines += shape.newlines
         bad = reader.malformed(data, shape)
+        # Line numbers are counted on from the previous malformed line, so a
+        # block of many malformed lines is read once, not once per line.
+        number, counted_to = first_line, 0
         for start, reason in sorted(bad.items()):
-            number = first_line + data.count(b"\n", 0, start)
+            number += data.count(b"\n", counted_to, start)
+            counted_to = start
             self._count_malformed(source, number, reason)
         for start in sorted(lines):
             if start in bad:
