@@ -19,11 +19,15 @@ class Me(BaseModel):
 
 
 class Community(BaseModel):
-    """Members' reports on an indicator, aggregated; reporters are never named."""
+    """Members' reports on an indicator, aggregated; reporters are never named.
 
-    sightings: int
-    sighting_organisations: int
-    false_positive_organisations: int
+    A count is null when fewer than three organisations reported, so that no
+    member's own reports can be told apart; operator keys see every count.
+    """
+
+    sightings: int | None
+    sighting_organisations: int | None
+    false_positive_organisations: int | None
 
 
 class Indicator(BaseModel):

@@ -14,6 +14,11 @@ from medisac.normalize import normalize
 from medisac.normalize.value import Value
 from medisac.store.tables import indicators, sightings
 
+# Fewest organisations whose reports members see counted. With fewer, a
+# member could tell another's reports apart (its own subtracted from the
+# total), so the counts are withheld. The monthly report uses the same rule.
+MIN_REPORTING_MEMBERS = 3
+
 
 @dataclass(frozen=True, slots=True)
 class CommunityCounts:
@@ -22,6 +27,27 @@ class CommunityCounts:
     sightings: int = 0
     sighting_organisations: int = 0
     false_positive_organisations: int = 0
+
+    def for_members(self) -> MemberCounts:
+        """Return the counts members see: None where too few organisations reported."""
+        seen = self.sighting_organisations >= MIN_REPORTING_MEMBERS
+        flagged = self.false_positive_organisations >= MIN_REPORTING_MEMBERS
+        return MemberCounts(
+            sightings=self.sightings if seen else None,
+            sighting_organisations=self.sighting_organisations if seen else None,
+            false_positive_organisations=(
+                self.false_positive_organisations if flagged else None
+            ),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class MemberCounts:
+    """Community counts as members see them; None stands for "fewer than three"."""
+
+    sightings: int | None
+    sighting_organisations: int | None
+    false_positive_organisations: int | None
 
 
 def parse_value(value: str, kind: str | None = None) -> list[Value]:

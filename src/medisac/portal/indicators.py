@@ -13,6 +13,7 @@ from medisac.errors import NormalizationError
 from medisac.members.access import Audience
 from medisac.members.lookup import (
     CommunityCounts,
+    MemberCounts,
     community_counts,
     find_visible,
     parse_value,
@@ -45,7 +46,7 @@ class IndicatorDetail:
     tags: list[str]
     sources: list[SourceClaim]
     hidden_sources: int
-    counts: CommunityCounts
+    counts: CommunityCounts | MemberCounts
     cves: list[str]
     vulnerabilities: dict[str, VulnRecord]
 
@@ -127,12 +128,13 @@ def get_detail(
             )
     context = orjson.loads(row.context) if row.context else {}
     cves = [cve for cve in context.get("cves", []) if isinstance(cve, str)]
+    counts = community_counts(conn, row.id)
     return IndicatorDetail(
         row=row,
         tags=list(orjson.loads(row.tags)),
         sources=visible,
         hidden_sources=len(claims) - len(visible),
-        counts=community_counts(conn, row.id),
+        counts=counts if audience.operator else counts.for_members(),
         cves=cves,
         vulnerabilities=get_vulnerabilities(conn, cves) if cves else {},
     )

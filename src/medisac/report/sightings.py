@@ -44,18 +44,19 @@ def member_sightings(
     """Count sightings by indicator type and by week, each from enough members.
 
     A group from fewer than :data:`MIN_MEMBERS` organisations is left out
-    and counted in ``suppressed``. When all sightings together come from
-    fewer, the section shows no figure at all.
+    and counted in ``suppressed``. Its sightings are left out of every other
+    figure too, totals and the other grouping included, so that no figure
+    can be subtracted from another to reveal them. When the sightings left
+    come from fewer organisations, the section shows no figure at all.
     """
-    rows = conn.execute(
-        sa.select(ic.type, sc.first_seen, sc.org_id, sc.indicator_id, sc.count)
-        .select_from(sightings.join(indicators, ic.id == sc.indicator_id))
-        .where(*_sightings_in(month, audience))
-        .order_by(sc.id)
-    ).all()
-    members = {row.org_id for row in rows}
-    if len(members) < MIN_MEMBERS:
-        return {"shown": False, "min_members": MIN_MEMBERS}
+    rows: list[Any] = list(
+        conn.execute(
+            sa.select(ic.type, sc.first_seen, sc.org_id, sc.indicator_id, sc.count)
+            .select_from(sightings.join(indicators, ic.id == sc.indicator_id))
+            .where(*_sightings_in(month, audience))
+            .order_by(sc.id)
+        )
+    )
     weeks = month.weeks()
 
     def week_of(row: Any) -> str:
@@ -63,9 +64,32 @@ def member_sightings(
         moment = max(row.first_seen, month.start)
         return next(label for label, _start, end in weeks if moment < end)
 
-    by_type = _groups(rows, lambda row: row.type)
-    by_week = _groups(rows, week_of)
-    week_labels = [label for label, _start, _end in month.weeks()]
+    # Leaving out one group's rows can bring a group of the other grouping
+    # under the threshold, so this repeats until every group left is shown.
+    hidden_types: set[str] = set()
+    hidden_weeks: set[str] = set()
+    while True:
+        by_type = _groups(rows, lambda row: row.type)
+        by_week = _groups(rows, week_of)
+        new_types = {name for name, g in by_type.items() if not g["shown"]}
+        new_weeks = {name for name, g in by_week.items() if not g["shown"]}
+        if not new_types and not new_weeks:
+            break
+        hidden_types |= new_types
+        hidden_weeks |= new_weeks
+        rows = [
+            row
+            for row in rows
+            if row.type not in hidden_types and week_of(row) not in hidden_weeks
+        ]
+    members = {row.org_id for row in rows}
+    if len(members) < MIN_MEMBERS:
+        return {"shown": False, "min_members": MIN_MEMBERS}
+    for name in hidden_types:
+        by_type[name] = _hidden(name)
+    for name in hidden_weeks:
+        by_week[name] = _hidden(name)
+    week_labels = [label for label, _start, _end in weeks]
     return {
         "shown": True,
         "min_members": MIN_MEMBERS,
@@ -74,13 +98,12 @@ def member_sightings(
         "indicators": len({row.indicator_id for row in rows}),
         "by_type": [group for _key, group in sorted(by_type.items())],
         "by_week": [by_week[label] for label in week_labels if label in by_week],
-        "suppressed": sum(
-            1
-            for groups in (by_type, by_week)
-            for g in groups.values()
-            if not g["shown"]
-        ),
+        "suppressed": len(hidden_types) + len(hidden_weeks),
     }
+
+
+def _hidden(name: str) -> dict[str, Any]:
+    return {"name": name, "shown": False, "sightings": None, "indicators": None}
 
 
 def _groups(rows: Sequence[Any], key: Any) -> dict[str, dict[str, Any]]:

@@ -25,11 +25,16 @@ def source_quality(
 
     *Unique* indicators have no other source. *False positives* are in the
     false-positive state or have a false-positive report no analyst rejected.
+    A source that reported a record above the record's own level (an analyst
+    lowered it) is left out, as in the record's STIX object: its name, and
+    whether it reported the value, are information at that higher level.
     """
     pc = provenance.c
     other = provenance.alias("other")
     unique = ~sa.exists().where(
-        other.c.indicator_id == pc.indicator_id, other.c.source_id != pc.source_id
+        other.c.indicator_id == pc.indicator_id,
+        other.c.source_id != pc.source_id,
+        other.c.tlp <= ic.tlp,
     )
     reported_fp = sa.exists().where(
         sc.indicator_id == pc.indicator_id,
@@ -53,6 +58,7 @@ def source_quality(
             pc.first_reported >= month.start,
             pc.first_reported < month.end,
             ic.state != State.BENIGN.value,
+            pc.tlp <= ic.tlp,
             audience.condition(ic.tlp, ic.id),
         )
         .group_by(sources.c.name)
