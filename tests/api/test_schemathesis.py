@@ -13,6 +13,8 @@ import pytest
 from medisac.model import TLP
 from medisac.server import create_app
 from medisac.settings import Settings
+from medisac.store.engine import begin_write
+from medisac.store.keys import create_key
 from tests.conftest import Store
 from tests.helpers import ingest_text, serving
 from tests.members.conftest import add_member
@@ -29,6 +31,9 @@ def test_api_has_no_server_errors(store: Store, tmp_path: Path) -> None:
         tlp=TLP.AMBER,
     )
     member = add_member(store, "Schema Clinic", tier="premium", clearance=TLP.AMBER)
+    # One key with every member scope reaches every operation.
+    with begin_write(store.engine) as conn:
+        key = create_key(conn, "schema", "read,submit,sensor", org_id=member.org.id)
     app = create_app(store.engine, Settings.from_env(db=store.url))
     command = shutil.which("schemathesis", path=str(Path(sys.executable).parent))
     assert command is not None, "schemathesis is not installed beside Python"
@@ -41,7 +46,7 @@ def test_api_has_no_server_errors(store: Store, tmp_path: Path) -> None:
                 "--checks",
                 "not_a_server_error",
                 "--header",
-                f"Authorization: Bearer {member.submitter}",
+                f"Authorization: Bearer {key}",
                 "--max-examples",
                 "20",
                 "--seed",

@@ -15,11 +15,12 @@ import orjson
 import sqlalchemy as sa
 from fastapi import Body, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Connection, Engine
 
 from medisac import __version__
 from medisac.api import models
+from medisac.api.validation import validation_error
 from medisac.contrib.api import create_contrib_router
 from medisac.errors import NormalizationError, TaxiiError
 from medisac.live.api import create_live_router
@@ -87,23 +88,7 @@ def create_api_app(
         body = {"title": exc.title, "description": exc.description or exc.title}
         return JSONResponse(body, status_code=exc.status, headers=exc.headers)
 
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(_request: Request, exc: RequestValidationError) -> Response:
-        # The errors name each field, but never echo the input: a body can be
-        # megabytes long or hold text that JSON cannot encode.
-        detail = [
-            {
-                "loc": list(error.get("loc", ())),
-                "msg": error.get("msg", ""),
-                "type": error.get("type", ""),
-            }
-            for error in exc.errors()[:50]
-        ]
-        return Response(
-            orjson.dumps({"detail": detail}, default=str),
-            status_code=422,
-            media_type="application/json",
-        )
+    app.add_exception_handler(RequestValidationError, validation_error)
 
     @app.get("/me", response_model=models.Me)
     def get_me(key: Reader) -> models.Me:
@@ -160,7 +145,7 @@ def create_api_app(
             ).all()
             more = len(rows) > limit
             rows = rows[:limit]
-            items = [_indicator(conn, row) for row in rows]
+            items = [_indicator(conn, row, key) for row in rows]
         _audit_reads(engine, key, rows, "indicators")
         return models.IndicatorPage(
             indicators=items, next=items[-1].id if more and items else None
@@ -179,7 +164,7 @@ def create_api_app(
             raise _bad(f"{value!r} is not a valid value: {exc.reason}") from None
         with engine.connect() as conn:
             rows = find_visible(conn, wanted, key.audience)
-            items = [_indicator(conn, row) for row in rows]
+            items = [_indicator(conn, row, key) for row in rows]
         _audit_reads(engine, key, rows, "lookup")
         return items
 
@@ -195,7 +180,7 @@ def create_api_app(
             ).first()
             if row is None:
                 raise _not_found(f"no indicator {stix_id!r} that this key may read")
-            item = _indicator(conn, row)
+            item = _indicator(conn, row, key)
         _audit_reads(engine, key, [row], "indicator")
         return item
 
@@ -321,8 +306,9 @@ def _status(stored: Any) -> models.SubmissionStatus:
     )
 
 
-def _indicator(conn: Connection, row: Any) -> models.Indicator:
-    counts = community_counts(conn, row.id)
+def _indicator(conn: Connection, row: Any, key: KeyRow) -> models.Indicator:
+    all_counts = community_counts(conn, row.id)
+    counts = all_counts if key.is_operator else all_counts.for_members()
     return models.Indicator(
         id=row.stix_id,
         type=row.type,

@@ -71,8 +71,8 @@ def create_taxii_app(
     app.include_router(objects_router(engine, settings, require_reader))
 
     def require_taxii_submitter(request: Request) -> KeyRow:
-        # A sensor device's key has only the ``sensor`` scope, which adds to
-        # the sightings collection; ``submit`` keys add to both.
+        # ``submit`` keys add to the submissions collection and ``sensor``
+        # keys to the sightings collection; the route checks which.
         key = gate.authenticate(request)
         scope = "submit" if key.has_scope("submit") else "sensor"
         key = gate.admit(request, "submit", scope)

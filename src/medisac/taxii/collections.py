@@ -54,8 +54,9 @@ class CollectionSpec:
             return sa.true()
         return sa.or_(sa.and_(*parts), static)
 
-    def _takes_sensor_keys(self, key: KeyRow) -> bool:
-        return self.alias == "sightings" and key.has_scope("sensor")
+    @property
+    def _write_scope(self) -> str:
+        return "sensor" if self.alias == "sightings" else "submit"
 
     def resource(self, key: KeyRow) -> dict[str, Any]:
         """Return the TAXII collection resource for the holder of ``key``."""
@@ -65,8 +66,7 @@ class CollectionSpec:
             "description": self.description,
             "alias": self.alias,
             "can_read": key.has_scope("read") and not self.writable,
-            "can_write": self.writable
-            and (key.has_scope("submit") or self._takes_sensor_keys(key)),
+            "can_write": self.writable and key.has_scope(self._write_scope),
             "media_types": [STIX_MEDIA_TYPE],
         }
 

@@ -90,9 +90,18 @@ def date_added_headers(first: int, last: int) -> dict[str, str]:
     }
 
 
+# Characters of a bad parameter value quoted back in the error.
+MAX_QUOTED = 80
+
+
 def bad_parameter(name: str, value: str, hint: str) -> TaxiiError:
-    """Return the 400 error for an unreadable query parameter."""
-    return TaxiiError(400, "Bad Request", f"invalid {name} value {value!r}: {hint}")
+    """Return the 400 error for an unreadable query parameter.
+
+    A long value is quoted only in part, so that an error never echoes a
+    large request back.
+    """
+    quoted = repr(value[:MAX_QUOTED]) + ("..." if len(value) > MAX_QUOTED else "")
+    return TaxiiError(400, "Bad Request", f"invalid {name} value {quoted}: {hint}")
 
 
 def _single(params: QueryParams, name: str) -> str | None:

@@ -50,7 +50,8 @@ def submissions_router(
     """Build the routes that add objects and report their status.
 
     ``require_submitter`` admits keys with the ``submit`` or the ``sensor``
-    scope; sensor keys may only add to the ``sightings`` collection.
+    scope. Only ``sensor`` keys add to the ``sightings`` collection, and only
+    ``submit`` keys to ``submissions``.
     """
     router = APIRouter()
     Submitter = Annotated[KeyRow, Depends(require_submitter)]
@@ -61,6 +62,11 @@ def submissions_router(
     ) -> Response:
         collection = collection_for(collection_id, key, writing=True)
         if collection.alias == SIGHTINGS:
+            if not key.has_scope("sensor"):
+                raise forbidden(
+                    f"API key {key.id} has no 'sensor' scope; the exchange "
+                    "operator gives it to the keys of sensor devices"
+                )
             envelope = _envelope(await _read_body(request))
             status = await run_in_threadpool(
                 _add_sightings, engine, intake, key, envelope["objects"]
