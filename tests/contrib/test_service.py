@@ -320,3 +320,16 @@ def test_zip_bomb_stored(store: Store) -> None:
     attachment = view.analysis["attachments"][0]
     assert attachment["size"] == len(bomb)
     assert "never expanded" in attachment["note"]
+
+
+def test_deep_nesting_rejected(store: Store, member: Org) -> None:
+    message = b"From: a@example.org\r\nSubject: inner\r\n\r\nhello\r\n"
+    for _ in range(3000):
+        message = b"Content-Type: message/rfc822\r\n\r\n" + message
+    with pytest.raises(ContributionError, match="nested too deeply"):
+        submit_email(store.engine, message, filename="deep.eml", org_id=member.id)
+    with store.engine.connect() as conn:
+        assert (
+            conn.execute(sa.select(sa.func.count()).select_from(contributions)).scalar()
+            == 0
+        )

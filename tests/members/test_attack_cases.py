@@ -215,3 +215,27 @@ def test_lowered_record_hides_higher_sources(
     assert taxii.status_code == 200
     references = taxii.json()["objects"][0]["external_references"]
     assert [ref["source_name"] for ref in references] == ["feed-green"]
+
+
+def test_bad_inputs_not_echoed(store: Store, client: TestClient) -> None:
+    member = add_member(store, "Echo Clinic", clearance=TLP.GREEN)
+    headers = {**bearer(member.reader), "Accept": TAXII_MEDIA_TYPE}
+    token = "x" * 3000
+    paged = client.get(OBJECTS, params={"next": token}, headers=headers)
+    assert paged.status_code == 400
+    assert token not in paged.text
+    script = "<script>alert(1)</script>"
+    feed = client.get(
+        "/feeds/plain", params={"max": script}, headers=bearer(member.reader)
+    )
+    assert feed.status_code == 422
+    assert script not in feed.text
+    huge = client.get(
+        "/feeds/plain", params={"max": "9" * 40}, headers=bearer(member.reader)
+    )
+    assert huge.status_code == 422
+    long_name = client.get(
+        "/feeds/suricata/" + "a" * 5000, headers=bearer(member.reader)
+    )
+    assert long_name.status_code == 404
+    assert "a" * 300 not in long_name.text

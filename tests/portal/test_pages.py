@@ -15,6 +15,7 @@ from medisac.feeds.runner import run_feed
 from medisac.members.access import Audience
 from medisac.members.submissions import Kind, submit
 from medisac.model import TLP
+from medisac.portal.app import MAX_REQUEST_BYTES
 from medisac.portal.hunts import HuntRunner
 from medisac.report import build_report
 from medisac.store.engine import begin_write
@@ -83,7 +84,7 @@ def test_report_sighting(
         data={"csrf_token": csrf_of(admin), "kind": "sighting", "count": "3"},
     )
     assert "Your report was recorded (sighting)" in answer.text
-    assert "3 sightings from 1 organisations" in answer.text
+    assert "Fewer than three organisations reported sightings" in answer.text
 
 
 def test_feed_urls_carry_key(accounts: Accounts, client_for: ClientFor) -> None:
@@ -386,3 +387,19 @@ def test_hunt_shutdown_drops_queued(
         ).one()
     assert row.status == "failed"
     assert "upload the log again" in row.error
+
+
+def test_oversized_upload_rejected_early(
+    accounts: Accounts, client_for: ClientFor
+) -> None:
+    client = client_for(accounts.admin.email)
+    answer = client.post(
+        "/hunts",
+        content=b"x",
+        headers={
+            "Content-Type": "multipart/form-data; boundary=x",
+            "Content-Length": str(MAX_REQUEST_BYTES + 1),
+        },
+    )
+    assert answer.status_code == 413
+    assert "Upload too large" in answer.text

@@ -217,3 +217,9 @@ def test_cpe_uri_binding() -> None:
         "dicom_viewer",
         "2023.3",
     )
+
+
+def test_deeply_nested_json_rejected() -> None:
+    text = '{"bomFormat": "CycloneDX", "x": ' + "[" * 5000 + "]" * 5000 + "}"
+    with pytest.raises(InventoryError, match="nests objects or lists too deeply"):
+        read_inventory("sbom.json", text.encode())

@@ -224,12 +224,20 @@ def submit_email(
     _check_org(engine, org_id)
     try:
         analysis = read_email(data)
+        draft = draft_email(analysis, _benign(engine))
     except (ValueError, TypeError, LookupError, IndexError, AttributeError) as exc:
         log.exception("e-mail %s could not be parsed", filename)
         raise ContributionError(
             filename, f"not a readable RFC 822 message: {exc}"
         ) from exc
-    draft = draft_email(analysis, _benign(engine))
+    except RecursionError:
+        # The standard library's parser recurses once per nested part.
+        log.warning("e-mail %s nests its parts too deeply to read", filename)
+        raise ContributionError(
+            filename,
+            "its parts or attached messages are nested too deeply to read; "
+            "send the innermost message on its own",
+        ) from None
     return _store(engine, data, filename, org_id, "email", "eml", draft)
 
 

@@ -32,10 +32,12 @@ from typing import Annotated, Any
 import orjson
 import sqlalchemy as sa
 from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, Response
 from sqlalchemy.engine import Connection, Engine
 from starlette.background import BackgroundTask
 
+from medisac.api.validation import validation_error
 from medisac.errors import TaxiiError
 from medisac.export.formats import (
     DIRECTORY_FORMATS,
@@ -57,6 +59,11 @@ from medisac.taxii.auth import READ_SCOPE
 log = logging.getLogger(__name__)
 
 FEEDS_MOUNT_PATH = "/feeds"
+# The largest ``max`` a request may give: more than any store holds, and
+# small enough for the 64-bit integers that ETags are made from.
+MAX_COUNT = 1_000_000_000
+# File names in directory exports are short; a longer name is not there.
+MAX_FILE_NAME = 255
 
 # Media type of each served format.
 MEDIA_TYPES = {
@@ -77,7 +84,7 @@ def _selection(
     tlp: str = "amber+strict",
     since: str | None = None,
     healthcare: bool = False,
-    max_count: Annotated[int | None, Query(alias="max", ge=1)] = None,
+    max_count: Annotated[int | None, Query(alias="max", ge=1, le=MAX_COUNT)] = None,
 ) -> ExportFilter:
     """Authenticate the request and read its filters, capped at its clearance."""
     key = request.app.state.authenticate(request)
@@ -104,6 +111,8 @@ def create_feeds_app(engine: Engine, gate: Gate | None = None) -> FastAPI:
     app = FastAPI(title="medisac feeds", openapi_url=None, docs_url=None)
     authenticate = (gate or Gate(engine)).require("feeds", READ_SCOPE)
     app.state.authenticate = authenticate
+
+    app.add_exception_handler(RequestValidationError, validation_error)
 
     @app.exception_handler(TaxiiError)
     async def _error(_request: Request, exc: TaxiiError) -> Response:
@@ -161,10 +170,12 @@ def create_feeds_app(engine: Engine, gate: Gate | None = None) -> FastAPI:
         directory_tag = _etag(engine, fmt, "", selection)
         directory = directories.get(fmt, selection, directory_tag)
         path = directory / name
-        if name.startswith(".") or not path.is_file():
+        if name.startswith(".") or len(name) > MAX_FILE_NAME or not path.is_file():
             listed = ", ".join(sorted(p.name for p in directory.iterdir()))
             raise TaxiiError(
-                404, "Not Found", f"{fmt} has no file {name!r}; it has {listed}"
+                404,
+                "Not Found",
+                f"{fmt} has no file {name[:MAX_FILE_NAME]!r}; it has {listed}",
             )
         # The directory's tag covers every file in it, and the name separates them.
         tag = _etag_of([directory_tag, name])

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -27,7 +27,7 @@ from medisac.members.gate import Gate
 from medisac.members.limits import RateLimiter
 from medisac.model.time import now_us
 from medisac.portal import analyst, contributions, member, reports
-from medisac.portal.hunts import HuntRunner
+from medisac.portal.hunts import MAX_UPLOAD_BYTES, HuntRunner
 from medisac.portal.sessions import (
     LOGIN_COOKIE,
     SESSION_COOKIE,
@@ -50,6 +50,11 @@ from medisac.portal.web import (
 from medisac.store.engine import begin_write
 
 log = logging.getLogger(__name__)
+
+# The largest request body the portal reads: the largest upload (a log to
+# hunt) and room for the form fields around it.
+MAX_REQUEST_BYTES = MAX_UPLOAD_BYTES + 1024 * 1024
+RequestHandler = Callable[[Request], Awaitable[Response]]
 
 PORTAL_MOUNT_PATH = "/"
 # Sign-in attempts one e-mail address may make per minute, right or wrong.
@@ -121,6 +126,24 @@ def create_portal_app(
             title=titles.get(exc.status_code, "Error"),
             detail=detail,
         )
+
+    @app.middleware("http")
+    async def _limit_body(request: Request, call_next: RequestHandler) -> Response:
+        # Form parsing spools a whole upload to disk before any route can
+        # check its size, so a declared length over the largest upload is
+        # rejected first. NOTE: a chunked body declares no length and is
+        # still spooled whole before the route's own check.
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_REQUEST_BYTES:
+            return portal.render(
+                request,
+                "error.html",
+                current_session(request),
+                status=413,
+                title="Upload too large",
+                detail=f"uploads are limited to {MAX_UPLOAD_BYTES:,} bytes",
+            )
+        return await call_next(request)
 
     _add_sign_in(app, portal)
     member.add_routes(app)

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 from medisac.portal.sessions import Session
 from medisac.portal.web import bad_request, not_found, portal_of, signed_in
 from medisac.report import ReportError, list_reports, load_report
+from medisac.report.api import REPORT_CONTENT_SECURITY_POLICY
 
 SignedIn = Annotated[Session, Depends(signed_in)]
 
@@ -17,10 +18,6 @@ COMMUNITY = "community"
 _MEDIA_TYPES = {"html": "text/html; charset=utf-8", "pdf": "application/pdf"}
 # A stored report is the exchange's own HTML, but it is shown sandboxed, with
 # no scripts and nothing loaded from elsewhere, like any other document.
-_REPORT_POLICY = (
-    "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-    "font-src data:"
-)
 
 
 def add_routes(app: FastAPI) -> None:
@@ -62,7 +59,7 @@ def add_routes(app: FastAPI) -> None:
         headers = {
             "Cache-Control": "no-store",
             "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": _REPORT_POLICY,
+            "Content-Security-Policy": REPORT_CONTENT_SECURITY_POLICY,
         }
         if kind == "pdf":
             headers["Content-Disposition"] = (

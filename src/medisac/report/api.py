@@ -28,6 +28,12 @@ from medisac.report.stored import list_reports, load_report
 from medisac.store.keys import KeyRow
 
 _MEDIA_TYPES = {"pdf": "application/pdf", "html": "text/html; charset=utf-8"}
+# A served report runs no script and loads nothing: its charts and fonts
+# are inline, and the sandbox gives the page an origin of its own.
+REPORT_CONTENT_SECURITY_POLICY = (
+    "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+    "font-src data:"
+)
 
 
 def _not_found(description: str) -> TaxiiError:
@@ -129,7 +135,11 @@ def create_reports_router(engine: Engine, gate: Gate) -> APIRouter:
         return Response(
             body,
             media_type=_MEDIA_TYPES[kind],
-            headers={"Content-Disposition": f'inline; filename="{filename}"'},
+            headers={
+                "Content-Disposition": f'inline; filename="{filename}"',
+                "Content-Security-Policy": REPORT_CONTENT_SECURITY_POLICY,
+                "X-Content-Type-Options": "nosniff",
+            },
         )
 
     @router.get("/advisories")

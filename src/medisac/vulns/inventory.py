@@ -218,6 +218,10 @@ def _read_cyclonedx_json(name: str, text: str) -> InventoryRead:
         raise InventoryError(
             f"{name}, line {exc.lineno}, column {exc.colno}: invalid JSON: {exc.msg}"
         ) from exc
+    except RecursionError:
+        raise InventoryError(
+            f"{name}: the JSON nests objects or lists too deeply to read"
+        ) from None
     if not isinstance(data, dict) or data.get("bomFormat") != "CycloneDX":
         raise InventoryError(
             f"{name}: a JSON inventory must be a CycloneDX SBOM (bomFormat 'CycloneDX')"
