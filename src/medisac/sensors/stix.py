@@ -42,7 +42,7 @@ def batch_body(objects: list[Any], lookup: IndicatorLookup) -> dict[str, Any]:
     Sightings that yield no value are given as items without one, so
     ``parse_batch`` lists them as rejected by their position among the
     envelope's sightings. Raises :class:`InvalidBatch` when the envelope
-    holds no sighting.
+    contains no sighting.
     """
     by_id = {
         item["id"]: item
