@@ -15,6 +15,7 @@ from medisac.live.webhooks import (
     WebhookError,
     WebhookSender,
     check_target,
+    check_url,
     create_webhook,
     parse_allow,
     retry_delay,
@@ -184,6 +185,15 @@ def test_old_timestamp_detected() -> None:
 def test_private_target_rejected(url: str) -> None:
     with pytest.raises(WebhookError, match="not a public address"):
         check_target(url)
+
+
+@pytest.mark.parametrize(
+    "url", ["https://127.1/hook", "https://2130706433/hook", "https://0x7f.1/hook"]
+)
+def test_numeric_spellings_rejected_at_registration(url: str) -> None:
+    # Resolvers read these as 127.0.0.1; registration must not accept them.
+    with pytest.raises(WebhookError, match=r"resolves to 127\.0\.0\.1"):
+        check_url(url)
 
 
 def test_plain_http_rejected() -> None:

@@ -101,13 +101,26 @@ def check_url(url: str, allow: frozenset[str] = frozenset()) -> tuple[str, int]:
         return host, port
     if host == "localhost" or host.endswith(".localhost"):
         _reject(host, "127.0.0.1", port)
-    try:
-        literal = ipaddress.ip_address(host)
-    except ValueError:
-        return host, port
-    if not _public(literal):
-        _reject(host, host, port)
+    literal = _numeric_address(host)
+    if literal is not None and not _public(literal):
+        _reject(host, str(literal), port)
     return host, port
+
+
+def _numeric_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """Return the address a numeric host names, in any spelling resolvers accept.
+
+    Besides dotted quads, the C library reads ``127.1``, ``2130706433`` and
+    ``0x7f.1`` as IPv4 addresses, so those are checked as the address too.
+    """
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
+        return None
 
 
 def check_target(url: str, allow: frozenset[str] = frozenset()) -> Target:
