@@ -15,8 +15,9 @@ from typing import BinaryIO
 BLOCK_BYTES = 4 * 1024 * 1024
 _GZIP_MAGIC = b"\x1f\x8b"
 # Maximum length of a line kept whole; a longer run without a line break is
-# split there.
-MAX_LINE_BYTES = 64 * 1024 * 1024
+# split there. Log lines are kilobytes long; a block of this size full of
+# host names takes about 0.5 GB to sieve, which bounds a hunt's memory.
+MAX_LINE_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,21 +72,30 @@ def blocks(log: LogInput, block_bytes: int = BLOCK_BYTES) -> Iterator[Block]:
     raises ``EOFError`` or ``OSError`` after the blocks read before the damage.
     """
     carry = b""
+    # Reads of a long line without a break, joined once the line ends.
+    pending: list[bytes] = []
+    pending_bytes = 0
     line = 1
     while True:
-        data = log.stream.read(block_bytes)
-        if not data:
+        chunk = log.stream.read(block_bytes)
+        if not chunk:
             break
-        data = carry + data
+        if (
+            b"\n" not in chunk
+            and pending_bytes + len(carry) + len(chunk) < MAX_LINE_BYTES
+        ):
+            pending.append(chunk)
+            pending_bytes += len(chunk)
+            continue
+        data = b"".join([carry, *pending, chunk])
+        pending, pending_bytes = [], 0
         cut = data.rfind(b"\n") + 1
         if cut == 0:
-            if len(data) < MAX_LINE_BYTES:
-                carry = data
-                continue
             data += b"\n"
             cut = len(data)
         carry = data[cut:]
         yield Block(data[:cut], line, log.position())
         line += data.count(b"\n", 0, cut)
-    if carry:
-        yield Block(carry, line, log.position())
+    rest = b"".join([carry, *pending])
+    if rest:
+        yield Block(rest, line, log.position())
