@@ -21,7 +21,7 @@ from __future__ import annotations
 import hmac
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from fastapi import Request
 from sqlalchemy.engine import Engine
@@ -110,6 +110,15 @@ class Gate:
                 )
         self.usage.count(row.id, group)
         return row
+
+    def admit_any(self, request: Request, group: str, scopes: Sequence[str]) -> KeyRow:
+        """Admit a request whose key has any of ``scopes``; the route checks which.
+
+        A key with none of them gets the 403 of the first.
+        """
+        row = self.authenticate(request)
+        scope = next((s for s in scopes if row.has_scope(s)), scopes[0])
+        return self.admit(request, group, scope)
 
     def require(self, group: str, scope: str = "read") -> Callable[[Request], KeyRow]:
         """Return a FastAPI dependency that admits requests to ``group``."""

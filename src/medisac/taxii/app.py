@@ -57,13 +57,9 @@ def create_taxii_app(
 
     app.include_router(discovery_router(require_reader))
     app.include_router(api_root_router(require_reader))
+
     def require_any(request: Request) -> KeyRow:
-        key = gate.authenticate(request)
-        scope = next(
-            (s for s in (READ_SCOPE, "submit", "sensor") if key.has_scope(s)),
-            READ_SCOPE,
-        )
-        key = gate.admit(request, "taxii", scope)
+        key = gate.admit_any(request, "taxii", (READ_SCOPE, "submit", "sensor"))
         check_accept(request.headers.get("accept"))
         return key
 
@@ -73,9 +69,7 @@ def create_taxii_app(
     def require_taxii_submitter(request: Request) -> KeyRow:
         # ``submit`` keys add to the submissions collection and ``sensor``
         # keys to the sightings collection; the route checks which.
-        key = gate.authenticate(request)
-        scope = "submit" if key.has_scope("submit") else "sensor"
-        key = gate.admit(request, "submit", scope)
+        key = gate.admit_any(request, "submit", ("submit", "sensor"))
         check_accept(request.headers.get("accept"))
         return key
 
