@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from medisac.model import TLP
+from medisac.model.time import format_rfc3339
 from medisac.sensors.batch import InvalidBatch, SensorBatch, parse_batch
 
 
@@ -97,3 +98,30 @@ def test_every_item_kept_or_rejected(sightings: list[Any]) -> None:
     assert len(rejected) < len(sightings)
     assert all(0 <= index < len(sightings) for index in rejected)
     assert all(1 <= s.count <= 100_000 for s in batch.sightings)
+
+
+def test_seen_times_read_as_utc() -> None:
+    batch = parse(
+        {
+            "batch_id": "tz-1",
+            "sightings": [
+                {
+                    "value": "telemetry-upload.example.net",
+                    "first_seen": "2024-03-10T08:30:00+10:00",
+                    "last_seen": "2024-03-10T09:45:00+10:00",
+                },
+                {"value": "203.0.113.61", "first_seen": "2024-03-10T08:30:00"},
+                {
+                    "value": "203.0.113.62",
+                    "first_seen": "2024-03-10T09:00:00Z",
+                    "last_seen": "2024-03-10T08:00:00Z",
+                },
+            ],
+        }
+    )
+    first, offsetless = batch.sightings
+    assert format_rfc3339(first.first_seen) == "2024-03-09T22:30:00.000000Z"
+    assert format_rfc3339(first.last_seen) == "2024-03-09T23:45:00.000000Z"
+    # A time without an offset is read as UTC, whatever the host's zone.
+    assert format_rfc3339(offsetless.first_seen) == "2024-03-10T08:30:00.000000Z"
+    assert [(r.index, r.field) for r in batch.rejected] == [(2, "last_seen")]

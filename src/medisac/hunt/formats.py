@@ -132,9 +132,9 @@ class LogFormat:
     def malformed(self, data: bytes, shape: BlockShape | None = None) -> dict[int, str]:
         """Return the malformed lines of a block: line-start offset -> reason.
 
-        ``shape`` is the block's :class:`BlockShape` when the caller has it;
-        most blocks have no control bytes and are ASCII, so the per-line
-        checks run only where its counts disagree.
+        ``shape`` is the block's :class:`BlockShape` when the caller has it.
+        Most blocks have no control bytes and are ASCII, so the per-line
+        checks run only where the shape's counts disagree.
         """
         if shape is None:
             shape = BlockShape.measure(data)

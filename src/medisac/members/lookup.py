@@ -14,7 +14,7 @@ from medisac.normalize import normalize
 from medisac.normalize.value import Value
 from medisac.store.tables import indicators, sightings
 
-# Fewest organisations whose reports members see counted. With fewer, a
+# Minimum number of organisations whose reports members see counted. With fewer, a
 # member could tell another's reports apart (its own subtracted from the
 # total), so the counts are withheld. The monthly report uses the same rule.
 MIN_REPORTING_MEMBERS = 3

@@ -86,7 +86,11 @@ def open_request(
 def add_message(
     conn: Connection, request_id: int, user_id: int, body: str, *, from_analyst: bool
 ) -> None:
-    """Add a message; an analyst's marks the request answered, a member's reopens it."""
+    """Add a message to a request.
+
+    A message from an analyst sets the status to "answered", and one from a
+    member reopens the request.
+    """
     _check(None, body)
     now = now_us()
     conn.execute(

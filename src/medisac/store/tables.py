@@ -504,7 +504,7 @@ webhooks = Table(
 )
 Index("ix_webhooks_org_id", webhooks.c.org_id)
 
-# Where and how often a member receives the e-mail digest.
+# A member's e-mail digest: its recipients and how often it is sent.
 digest_subscriptions = Table(
     "digest_subscriptions",
     metadata,
@@ -722,7 +722,7 @@ assistance_messages = Table(
         nullable=False,
     ),
     Column("user_id", BigInteger, ForeignKey("portal_users.id"), nullable=False),
-    # True for an analyst's or operator's answer.
+    # True for a reply by an analyst or operator.
     Column("from_analyst", Boolean, nullable=False),
     Column("body", Text, nullable=False),
     Column("created", BigInteger, nullable=False),
